@@ -1,0 +1,101 @@
+"""Benchmark results: the figures of one scenario and of a whole run.
+
+These types are the benchmark's JSON contract (see the README section
+"Benchmark JSON"): field names and units change only with `SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+LOCAL = "local"
+HUB = "hub"
+MIRROR_COLD = "mirror-cold"
+MIRROR_WARM = "mirror-warm"
+MIRROR_COLD_CONCURRENT = "mirror-cold-concurrent"
+
+SCENARIO_ORDER = (LOCAL, HUB, MIRROR_COLD, MIRROR_WARM, MIRROR_COLD_CONCURRENT)
+
+SCENARIO_DESCRIPTIONS = {
+    LOCAL: "straight from the local upstream registry, no WAN (the physical limit)",
+    HUB: "straight through the Docker Hub stand-in, no mirror",
+    MIRROR_COLD: "through the mirror on empty storage",
+    MIRROR_WARM: "through the mirror after a cold pull (median of the rounds)",
+    MIRROR_COLD_CONCURRENT: "concurrent clients through the mirror on empty storage",
+}
+
+
+@dataclass(frozen=True)
+class UpstreamUsage:
+    """What a scenario cost at the Docker Hub stand-in."""
+
+    requests: int
+    bytes: int
+    counted_pulls: int
+    remaining_quota: int | None
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """Figures of one scenario for one image.
+
+    `wall_seconds` holds one entry per round; the reported time is their median.
+    `client_bytes` counts blob and manifest bytes that all clients received.
+    """
+
+    scenario: str
+    image: str
+    clients: int
+    wall_seconds: tuple[float, ...]
+    client_bytes: int
+    image_bytes: int
+    upstream: UpstreamUsage
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.wall_seconds)
+
+    @property
+    def megabytes_per_second(self) -> float:
+        """Client throughput in MB/s (10^6 bytes), from the median round."""
+        if self.median_seconds <= 0:
+            return 0.0
+        return self.client_bytes / self.median_seconds / 1e6
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["wall_seconds"] = list(self.wall_seconds)
+        data["median_seconds"] = round(self.median_seconds, 4)
+        data["megabytes_per_second"] = round(self.megabytes_per_second, 2)
+        return data
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """The inputs of a run, recorded next to its results."""
+
+    images: tuple[str, ...]
+    platform: str
+    concurrency: int
+    warm_rounds: int
+    rtt_ms: float
+    bandwidth_mbit: float
+    mirror: str = "distribution 2.8.2 (Debian docker-registry)"
+
+
+@dataclass
+class BenchmarkRun:
+    """All scenario results of one run, in the order they were measured."""
+
+    settings: BenchmarkSettings
+    results: list[ScenarioResult] = field(default_factory=list)
+
+    def result(self, scenario: str, image: str) -> ScenarioResult | None:
+        for result in self.results:
+            if result.scenario == scenario and result.image == image:
+                return result
+        return None

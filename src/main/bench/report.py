@@ -1,0 +1,164 @@
+"""Benchmark output: a terminal table, a JSON document and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from main.bench.model import (
+    SCENARIO_DESCRIPTIONS,
+    SCENARIO_ORDER,
+    SCHEMA_VERSION,
+    BenchmarkRun,
+    ScenarioResult,
+)
+from main.bench.summary import ImageSummary, summarise
+from main.errors import UsageError
+
+JSON_NAME = "benchmark.json"
+CHART_NAME = "benchmark.png"
+NUMERIC_COLUMNS = (
+    "clients",
+    "wall s",
+    "MB",
+    "MB/s",
+    "upstream req",
+    "upstream MB",
+    "counted pulls",
+    "quota left",
+)
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e6:.1f}"
+
+
+def _quota(result: ScenarioResult) -> str:
+    remaining = result.upstream.remaining_quota
+    return "-" if remaining is None else str(remaining)
+
+
+def build_table(run: BenchmarkRun) -> Table:
+    """Lay the results out as one row per image and scenario."""
+    table = Table(title="registry-mirror benchmark", title_justify="left")
+    table.add_column("image")
+    table.add_column("scenario")
+    for header in NUMERIC_COLUMNS:
+        table.add_column(header, justify="right")
+    for result in run.results:
+        table.add_row(
+            result.image,
+            result.scenario,
+            str(result.clients),
+            f"{result.median_seconds:.2f}",
+            _megabytes(result.client_bytes),
+            f"{result.megabytes_per_second:.1f}",
+            str(result.upstream.requests),
+            _megabytes(result.upstream.bytes),
+            str(result.upstream.counted_pulls),
+            _quota(result),
+        )
+    return table
+
+
+def _summary_json(summary: ImageSummary) -> dict[str, Any]:
+    return {
+        key: (round(value, 4) if isinstance(value, float) else value)
+        for key, value in vars(summary).items()
+    }
+
+
+def build_document(run: BenchmarkRun) -> dict[str, Any]:
+    """Build the JSON document described in the README's "Benchmark JSON"."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "settings": vars(run.settings) | {"images": list(run.settings.images)},
+        "scenarios": {
+            name: SCENARIO_DESCRIPTIONS[name]
+            for name in SCENARIO_ORDER
+            if any(result.scenario == name for result in run.results)
+        },
+        "results": [result.to_json() for result in run.results],
+        "summary": [_summary_json(summary) for summary in summarise(run)],
+    }
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file in the same folder, then rename it into place.
+
+    A failure part-way leaves the old file, or no file, never a truncated one.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def check_output_dir(directory: Path) -> None:
+    """Create the output folder, or raise UsageError if it cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test."):
+            pass
+    except OSError as exc:
+        msg = (
+            f"output directory '{directory}' is not writable ({exc.strerror}); "
+            "choose another with --output-dir"
+        )
+        raise UsageError(msg) from exc
+
+
+def write_json(run: BenchmarkRun, directory: Path) -> Path:
+    """Write the JSON document into `directory` and return its path."""
+    path = directory / JSON_NAME
+    text = json.dumps(build_document(run), indent=2, sort_keys=False) + "\n"
+    _write_atomically(path, lambda target: target.write_text(text, encoding="utf-8"))
+    return path
+
+
+def write_chart(run: BenchmarkRun, directory: Path) -> Path:
+    """Draw median wall time per scenario, one group of bars per image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenarios = [
+        name
+        for name in SCENARIO_ORDER
+        if any(result.scenario == name for result in run.results)
+    ]
+    images = list(run.settings.images)
+    figure, axes = plt.subplots(figsize=(max(6.0, 2.2 * len(images) + 3), 4.5))
+    width = 0.8 / max(1, len(scenarios))
+    for offset, scenario in enumerate(scenarios):
+        heights = []
+        for image in images:
+            result = run.result(scenario, image)
+            heights.append(result.median_seconds if result else 0.0)
+        positions = [index + offset * width for index in range(len(images))]
+        axes.bar(positions, heights, width, label=scenario)
+    axes.set_xticks([index + 0.4 - width / 2 for index in range(len(images))])
+    axes.set_xticklabels(images, fontsize=8)
+    axes.set_ylabel("median wall time (s)")
+    axes.set_title(
+        f"Pull time by scenario ({run.settings.rtt_ms:g} ms RTT, "
+        f"{run.settings.bandwidth_mbit:g} Mbit/s to the Hub stand-in)"
+    )
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+
+    path = directory / CHART_NAME
+    _write_atomically(path, lambda target: figure.savefig(target, format="png"))
+    plt.close(figure)
+    return path

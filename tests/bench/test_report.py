@@ -1,0 +1,68 @@
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from main.bench.model import SCHEMA_VERSION, BenchmarkRun
+from main.bench.report import (
+    build_table,
+    check_output_dir,
+    write_chart,
+    write_json,
+)
+from main.errors import UsageError
+
+
+def test_json_has_documented_layout(sample_run: BenchmarkRun, tmp_path: Path) -> None:
+    path = write_json(sample_run, tmp_path)
+
+    document = json.loads(path.read_text())
+    assert document["schema_version"] == SCHEMA_VERSION
+    assert document["settings"]["concurrency"] == 8
+    assert len(document["results"]) == 5
+    first = document["results"][0]
+    for key in (
+        "scenario",
+        "image",
+        "clients",
+        "wall_seconds",
+        "median_seconds",
+        "client_bytes",
+        "image_bytes",
+        "megabytes_per_second",
+        "upstream",
+    ):
+        assert key in first
+    assert set(first["upstream"]) == {
+        "requests",
+        "bytes",
+        "counted_pulls",
+        "remaining_quota",
+    }
+    assert document["summary"][0]["cold_over_warm"] == pytest.approx(10.0)
+
+
+def test_chart_is_png(sample_run: BenchmarkRun, tmp_path: Path) -> None:
+    path = write_chart(sample_run, tmp_path)
+
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert [p.name for p in tmp_path.iterdir()] == ["benchmark.png"]
+
+
+def test_table_lists_every_result(sample_run: BenchmarkRun) -> None:
+    console = Console(width=200, record=True)
+
+    console.print(build_table(sample_run))
+
+    text = console.export_text()
+    assert "mirror-cold-concurrent" in text
+    assert text.count("library/debian:bookworm-slim") == 5
+
+
+def test_output_dir_under_a_file_rejected(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+
+    with pytest.raises(UsageError, match="--output-dir"):
+        check_output_dir(blocker / "out")
