@@ -1,0 +1,231 @@
+"""Check single settings values and suggest the corrected spelling.
+
+Each function takes the dotted key of the value (for the message) and the
+raw value, and returns the value in its canonical form or raises
+`SettingsError` with one line that shows the bad value and a corrected one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from main.errors import SettingsError
+
+__all__ = [
+    "check_absolute_path",
+    "check_cpu",
+    "check_duration",
+    "check_host_port",
+    "check_image_repository",
+    "check_label",
+    "check_memory",
+    "check_pinned_image",
+    "check_port",
+    "check_seconds",
+    "check_secret_key",
+    "check_size",
+    "check_subdomain",
+    "check_url",
+    "suggest_label",
+]
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_SUBDOMAIN = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_HOST = re.compile(
+    r"(?P<host>[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)"
+    r"(:(?P<port>[0-9]{1,5}))?"
+)
+# Binary suffixes are what people mean by "GB" for disks, so corrections use them.
+_SIZE = re.compile(r"(?P<number>[1-9][0-9]*)(?P<unit>Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)")
+_SIZE_LOOSE = re.compile(r"\s*(?P<number>[0-9]+)\s*(?P<unit>[a-zA-Z]*)\s*")
+_SIZE_UNITS = {"k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti", "p": "Pi"}
+_MEMORY = re.compile(r"[1-9][0-9]*(Ki|Mi|Gi|Ti|k|M|G|T)?")
+_CPU = re.compile(r"([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)")
+# Go's time.ParseDuration grammar, which distribution uses for proxy.ttl.
+_DURATION = re.compile(r"0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
+_DAYS = re.compile(r"\s*(?P<days>[0-9]+)\s*d(ays?)?\s*")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
+
+
+def _fail(message: str) -> NoReturn:
+    raise SettingsError(message)
+
+
+def suggest_label(value: str, fallback: str) -> str:
+    """Turn `value` into an RFC 1123 label, or return `fallback` if none is left."""
+    label = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")
+    return label or fallback
+
+
+def check_label(key: str, value: object, fallback: str) -> str:
+    """Check an RFC 1123 label, such as a namespace name."""
+    text = _text(key, value)
+    if _LABEL.fullmatch(text):
+        return text
+    suggestion = suggest_label(text, fallback)
+    _fail(
+        f"{key} {text!r} is not a valid RFC 1123 label (lower case letters, digits"
+        f" and '-', at most 63 characters); use {suggestion!r}"
+    )
+
+
+def check_subdomain(key: str, value: object) -> str:
+    """Check an RFC 1123 subdomain, such as a node or Secret name."""
+    text = _text(key, value)
+    if len(text) <= 253 and _SUBDOMAIN.fullmatch(text):
+        return text
+    suggestion = re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-.") or "name"
+    _fail(f"{key} {text!r} is not a valid RFC 1123 subdomain; use {suggestion!r}")
+
+
+def check_secret_key(key: str, value: object) -> str:
+    """Check a key inside a Secret's data."""
+    text = _text(key, value)
+    if _SECRET_KEY.fullmatch(text) and len(text) <= 253:
+        return text
+    suggestion = re.sub(r"[^-._a-zA-Z0-9]+", "-", text).strip("-") or "password"
+    _fail(f"{key} {text!r} is not a valid Secret key; use {suggestion!r}")
+
+
+def check_host_port(key: str, value: object) -> str:
+    """Check a `host[:port]` address, as the engine's mirror entries need it."""
+    text = _text(key, value)
+    match = _HOST.fullmatch(text)
+    if match and _port_ok(match.group("port")):
+        return text
+    parts = urlsplit(text if "//" in text else f"//{text}")
+    suggestion = (parts.netloc or text).lower().rstrip("/")
+    _fail(f"{key} {text!r} must be host[:port]; use {suggestion!r}")
+
+
+def check_url(key: str, value: object, suggestion: str) -> str:
+    """Check an upstream registry URL: a scheme and a host, no path."""
+    text = _text(key, value)
+    parts = urlsplit(text)
+    host_ok = bool(parts.hostname) and _HOST.fullmatch(parts.netloc.lower())
+    if parts.scheme in ("http", "https") and host_ok and parts.path in ("", "/"):
+        if parts.query or parts.fragment:
+            _fail(f"{key} {text!r} must have no query; use {suggestion!r}")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+    if not parts.scheme and "//" not in text:
+        suggestion = f"https://{text.strip('/')}"
+    _fail(
+        f"{key} {text!r} is not a registry URL https://host[:port]; use {suggestion!r}"
+    )
+
+
+def check_port(key: str, value: object, fallback: int) -> int:
+    """Check a TCP port number, also given as a string of digits by an override."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+        return value
+    _fail(f"{key} {value!r} is not a TCP port (1-65535); use {fallback}")
+
+
+def check_seconds(key: str, value: object, fallback: int) -> int:
+    """Check a whole number of seconds that is at least 1."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    _fail(f"{key} {value!r} is not a whole number of seconds; use {fallback}")
+
+
+def check_size(key: str, value: object, fallback: str) -> str:
+    """Check a storage size as a Kubernetes quantity such as `50Gi`."""
+    text = _text(key, value)
+    if _SIZE.fullmatch(text):
+        return text
+    loose = _SIZE_LOOSE.fullmatch(text)
+    suggestion = fallback
+    if loose and int(loose.group("number")) > 0:
+        unit = _SIZE_UNITS.get(loose.group("unit")[:1].lower(), "Gi")
+        suggestion = f"{int(loose.group('number'))}{unit}"
+    _fail(f"{key} {text!r} is not a Kubernetes quantity; use {suggestion!r}")
+
+
+def check_memory(key: str, value: object, fallback: str) -> str:
+    """Check a memory quantity for requests and limits."""
+    text = _text(key, value)
+    if _MEMORY.fullmatch(text):
+        return text
+    return check_size(key, text, fallback)
+
+
+def check_cpu(key: str, value: object, fallback: str) -> str:
+    """Check a CPU quantity: whole or fractional cores, or millicores."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    text = _text(key, value)
+    if _CPU.fullmatch(text) and text.strip("0.m") != "":
+        return text
+    _fail(
+        f"{key} {text!r} is not a CPU quantity such as '500m' or '2'; use {fallback!r}"
+    )
+
+
+def check_duration(key: str, value: object, fallback: str) -> str:
+    """Check a Go duration such as `168h`. Go durations have no unit for days."""
+    text = _text(key, value)
+    if _DURATION.fullmatch(text):
+        return text
+    days = _DAYS.fullmatch(text)
+    suggestion = f"{int(days.group('days')) * 24}h" if days else fallback
+    compact = text.replace(" ", "")
+    if not days and _DURATION.fullmatch(compact):
+        suggestion = compact
+    _fail(f"{key} {text!r} is not a Go duration; use {suggestion!r}")
+
+
+def check_pinned_image(key: str, value: object, fallback: str) -> str:
+    """Check an image reference that is pinned by a sha256 digest."""
+    text = _text(key, value)
+    if _DIGEST.search(text) and text.endswith(_DIGEST.findall(text)[-1]):
+        return text
+    _fail(
+        f"{key} {text!r} must be pinned by digest (name@sha256:...); use {fallback!r}"
+    )
+
+
+def check_image_repository(key: str, value: object, fallback: str) -> str:
+    """Check an image repository without tag or digest, such as `host/engine`."""
+    text = _text(key, value)
+    last = text.rsplit("/", 1)[-1]
+    if text and "@" not in text and ":" not in last and text == text.strip().lower():
+        return text
+    suggestion = text.split("@", 1)[0]
+    if ":" in suggestion.rsplit("/", 1)[-1]:
+        suggestion = suggestion.rsplit(":", 1)[0]
+    suggestion = suggestion.lower() or fallback
+    _fail(
+        f"{key} {text!r} must be a repository without tag or digest, because the"
+        f" tag comes from the pinned engine version; use {suggestion!r}"
+    )
+
+
+def check_absolute_path(key: str, value: object, fallback: str) -> str:
+    """Check an absolute directory path on a node, without `..` parts."""
+    text = _text(key, value)
+    parts = text.split("/")
+    if text.startswith("/") and ".." not in parts and "\n" not in text and text != "/":
+        return text.rstrip("/")
+    suggestion = "/" + "/".join(p for p in parts if p not in ("", ".", ".."))
+    if suggestion == "/":
+        suggestion = fallback
+    _fail(f"{key} {text!r} must be an absolute directory path; use {suggestion!r}")
+
+
+def _text(key: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    _fail(f"{key} must be a string, not {type(value).__name__} {value!r}")
+
+
+def _port_ok(port: str | None) -> bool:
+    return port is None or 1 <= int(port) <= 65535
