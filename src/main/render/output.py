@@ -1,0 +1,61 @@
+"""Write the rendered kustomize base to a directory in one step."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from main.errors import UsageError
+from main.render.kustomize import render_manifests
+from main.settings import Settings
+
+__all__ = ["write_manifests"]
+
+
+def write_manifests(settings: Settings, out_dir: Path) -> list[Path]:
+    """Render the manifests and replace `out_dir` with them; return the files.
+
+    The files are written to a new directory beside `out_dir`, which then
+    takes its place, so a failure leaves the old directory as it was and no
+    half-written file. Everything in `out_dir` is replaced, including files
+    that the renderer no longer produces.
+    """
+    files = render_manifests(settings)
+    target = out_dir.absolute()
+    if target.exists() and not target.is_dir():
+        msg = f"output {str(out_dir)!r} is a file; pass a directory path"
+        raise UsageError(msg)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        msg = f"cannot create {str(out_dir)!r}: {exc.strerror}; choose a writable path"
+        raise UsageError(msg) from exc
+    try:
+        staging.chmod(0o755)
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        _replace_directory(staging, target)
+    except OSError as exc:
+        msg = f"cannot write manifests to {str(out_dir)!r}: {exc.strerror}"
+        raise UsageError(msg) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [target / name for name in sorted(files)]
+
+
+def _replace_directory(staging: Path, target: Path) -> None:
+    """Move `staging` to `target`, putting the old `target` back on failure."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    backup = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
+    target.rename(backup)
+    try:
+        staging.rename(target)
+    except OSError:
+        backup.rename(target)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
