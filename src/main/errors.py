@@ -12,7 +12,8 @@ prints `str(exc)` and never a traceback.
     │   ├── ManifestNotFoundError
     │   ├── RateLimitedError
     │   └── DigestMismatchError
-    └── StackError                a local process or port could not be used
+    ├── StackError                a local process or port could not be used
+    └── ClusterError              kubectl failed or the cluster rejected a request
 """
 
 from __future__ import annotations
@@ -60,3 +61,7 @@ class DigestMismatchError(RegistryError):
 
 class StackError(RegistryMirrorError):
     """Raised when a local server cannot be started, reached or stopped."""
+
+
+class ClusterError(RegistryMirrorError):
+    """Raised when kubectl fails or the Kubernetes API rejects a request."""
