@@ -1,0 +1,117 @@
+"""Run the benchmark on the embedded default: build, seed, measure, report."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from main.bench.model import BenchmarkRun, BenchmarkSettings
+from main.bench.scenarios import PullImage, ScenarioPlan, run_scenarios
+from main.errors import UsageError
+from main.oci.auth import RegistryTokenAuth
+from main.oci.client import RegistryClient, new_http_client
+from main.oci.platform import Platform
+from main.oci.push import push_layout
+from main.reference import parse_reference
+from main.stack.embedded import EmbeddedStack, StackOptions, run_embedded_stack
+from main.stack.images import DEFAULT_IMAGES, BuildStep, ImageSpec, ensure_image
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """Everything a benchmark run on the embedded default needs."""
+
+    images: tuple[ImageSpec, ...]
+    platform: Platform
+    concurrency: int
+    warm_rounds: int
+    stack: StackOptions
+    image_cache: Path | None = None
+
+
+def select_images(requested: Sequence[str]) -> tuple[ImageSpec, ...]:
+    """Map user image names to the embedded images; all of them when none given.
+
+    Names are normalised like Docker's (`debian:bookworm-slim` is
+    `library/debian:bookworm-slim`), so both spellings work.
+    """
+    if not requested:
+        return DEFAULT_IMAGES
+    by_name = {spec.reference: spec for spec in DEFAULT_IMAGES}
+    chosen: list[ImageSpec] = []
+    for text in requested:
+        reference = parse_reference(text)
+        name = f"{reference.repository}:{reference.reference}"
+        if reference.registry != "docker.io" or name not in by_name:
+            known = ", ".join(sorted(by_name))
+            msg = (
+                f"image '{text}' is not in the embedded upstream; "
+                f"choose one of: {known}"
+            )
+            raise UsageError(msg)
+        if by_name[name] not in chosen:
+            chosen.append(by_name[name])
+    return tuple(chosen)
+
+
+async def seed_upstream(
+    http: httpx.AsyncClient,
+    stack: EmbeddedStack,
+    images: Sequence[ImageSpec],
+    cache_dir: Path | None,
+    progress: Callable[[BuildStep], None] | None,
+) -> None:
+    """Build (or reuse) each image and push it into the upstream registry."""
+    for spec in images:
+        layout = await ensure_image(spec, cache_dir, progress)
+        await push_layout(http, stack.local_url, layout, spec.repository, spec.tag)
+        logger.info("seeded %s into %s", spec.reference, stack.local_url)
+
+
+def make_puller(http: httpx.AsyncClient, platform: Platform) -> PullImage:
+    """Return a pull function that uses one shared client and token cache."""
+    auth = RegistryTokenAuth()
+
+    async def pull(base_url: str, image: str) -> int:
+        client = RegistryClient(http, base_url, auth=auth)
+        result = await client.pull(parse_reference(image), platform)
+        return result.total_bytes
+
+    return pull
+
+
+async def run_benchmark(
+    config: BenchmarkConfig,
+    progress: Callable[[BuildStep], None] | None = None,
+) -> BenchmarkRun:
+    """Start the embedded stack, seed it, and measure every scenario per image."""
+    settings = BenchmarkSettings(
+        images=tuple(spec.reference for spec in config.images),
+        platform=str(config.platform),
+        concurrency=config.concurrency,
+        warm_rounds=config.warm_rounds,
+        rtt_ms=config.stack.hub.wan.rtt_ms,
+        bandwidth_mbit=config.stack.hub.wan.bandwidth_mbit,
+    )
+    run = BenchmarkRun(settings)
+    async with (
+        run_embedded_stack(config.stack) as stack,
+        new_http_client() as http,
+    ):
+        await seed_upstream(http, stack, config.images, config.image_cache, progress)
+        pull = make_puller(http, config.platform)
+        for spec in config.images:
+            await stack.reset_upstream()
+            plan = ScenarioPlan(
+                image=spec.reference,
+                concurrency=config.concurrency,
+                warm_rounds=config.warm_rounds,
+            )
+            run.results.extend(await run_scenarios(stack, pull, plan))
+    return run

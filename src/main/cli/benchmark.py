@@ -1,0 +1,84 @@
+"""`registry-mirror benchmark`: cold vs warm pulls on the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from main.bench.report import build_table, check_output_dir, write_chart, write_json
+from main.bench.runner import BenchmarkConfig, run_benchmark, select_images
+from main.bench.summary import summarise, summary_line
+from main.cli.app import app
+from main.cli.options import (
+    BANDWIDTH_OPTION,
+    HUB_PORT_OPTION,
+    IMAGE_CACHE_OPTION,
+    IMAGE_OPTION,
+    MIRROR_PORT_OPTION,
+    RATE_LIMIT_OPTION,
+    RTT_OPTION,
+    UPSTREAM_PORT_OPTION,
+    build_stack_options,
+    progress_printer,
+)
+from main.cli.signals import run_until_signal
+from main.oci.platform import parse_platform
+
+
+@app.command()
+def benchmark(
+    image: list[str] = IMAGE_OPTION,
+    concurrency: int = typer.Option(
+        8, min=1, max=64, help="Clients pulling at once in the concurrent scenario."
+    ),
+    warm_rounds: int = typer.Option(
+        3, min=1, max=50, help="Warm pulls measured; the table shows their median."
+    ),
+    platform: str = typer.Option(
+        "linux/amd64", help="Platform pulled from each multi-platform image."
+    ),
+    rtt_ms: float = RTT_OPTION,
+    bandwidth_mbit: float = BANDWIDTH_OPTION,
+    rate_limit: int = RATE_LIMIT_OPTION,
+    output_dir: Path = typer.Option(
+        Path("benchmark-results"),
+        help="Folder for benchmark.json and benchmark.png (created if missing).",
+    ),
+    upstream_port: int | None = UPSTREAM_PORT_OPTION,
+    hub_port: int | None = HUB_PORT_OPTION,
+    mirror_port: int | None = MIRROR_PORT_OPTION,
+    image_cache: Path | None = IMAGE_CACHE_OPTION,
+) -> None:
+    """Measure pulls straight from upstream vs cold and warm through the mirror."""
+    # Check every input before a server starts or an image is built.
+    check_output_dir(output_dir)
+    config = BenchmarkConfig(
+        images=select_images(image),
+        platform=parse_platform(platform),
+        concurrency=concurrency,
+        warm_rounds=warm_rounds,
+        stack=build_stack_options(
+            rtt_ms=rtt_ms,
+            bandwidth_mbit=bandwidth_mbit,
+            rate_limit=rate_limit,
+            upstream_port=upstream_port,
+            hub_port=hub_port,
+            mirror_port=mirror_port,
+        ),
+        image_cache=image_cache,
+    )
+    console = Console()
+    errors = Console(stderr=True)
+
+    run = run_until_signal(
+        lambda: run_benchmark(config, progress=progress_printer(errors))
+    )
+
+    console.print(build_table(run))
+    json_path = write_json(run, output_dir)
+    chart_path = write_chart(run, output_dir)
+    for summary in summarise(run):
+        console.print(summary_line(summary, concurrency), soft_wrap=True)
+    console.print(f"wrote {json_path} and {chart_path}", soft_wrap=True)

@@ -1,0 +1,97 @@
+"""Options shared by the commands that start the embedded stack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from main.errors import UsageError
+from main.stack.embedded import StackOptions
+from main.stack.hub import HubSettings
+from main.stack.images import BuildStep
+from main.stack.wan import WanProfile
+
+IMAGE_OPTION = typer.Option(
+    [],
+    "--image",
+    "-i",
+    help=(
+        "Image to use, such as debian:bookworm-slim; repeat for several. "
+        "Default: all embedded images."
+    ),
+)
+RTT_OPTION = typer.Option(
+    20.0, min=0, help="Round-trip time added by the Hub stand-in, in ms (0: none)."
+)
+BANDWIDTH_OPTION = typer.Option(
+    100.0,
+    min=0,
+    help="Bandwidth of the Hub stand-in's link, in Mbit/s (0: unlimited).",
+)
+RATE_LIMIT_OPTION = typer.Option(
+    100,
+    min=0,
+    help="Counted pulls the Hub stand-in allows per image before answering 429.",
+)
+UPSTREAM_PORT_OPTION = typer.Option(
+    None, min=1, max=65535, help="Port of the upstream registry (default: free)."
+)
+HUB_PORT_OPTION = typer.Option(
+    None, min=1, max=65535, help="Port of the Docker Hub stand-in (default: free)."
+)
+MIRROR_PORT_OPTION = typer.Option(
+    None, min=1, max=65535, help="Port of the mirror (default: free)."
+)
+IMAGE_CACHE_OPTION = typer.Option(
+    None,
+    help="Folder of built images (default: ~/.cache/registry-mirror/images).",
+)
+
+
+def build_stack_options(
+    *,
+    rtt_ms: float,
+    bandwidth_mbit: float,
+    rate_limit: int,
+    upstream_port: int | None,
+    hub_port: int | None,
+    mirror_port: int | None,
+) -> StackOptions:
+    """Collect the stack options, rejecting a port given to two servers."""
+    chosen = [port for port in (upstream_port, hub_port, mirror_port) if port]
+    if len(chosen) != len(set(chosen)):
+        msg = (
+            f"ports {chosen} repeat a value; give --upstream-port, --hub-port "
+            "and --mirror-port different ports"
+        )
+        raise UsageError(msg)
+    hub = HubSettings(
+        pull_limit=rate_limit,
+        wan=WanProfile(rtt_ms=rtt_ms, bandwidth_mbit=bandwidth_mbit),
+    )
+    return StackOptions(
+        hub=hub,
+        upstream_port=upstream_port,
+        hub_port=hub_port,
+        mirror_port=mirror_port,
+    )
+
+
+def progress_printer(console: Console) -> Callable[[BuildStep], None]:
+    """Return a callback that prints image build steps as they happen."""
+
+    def show(step: BuildStep) -> None:
+        console.print(f"[dim]building[/dim] {step}", highlight=False)
+
+    return show
+
+
+def existing_folder(path: Path | None, option: str) -> Path | None:
+    """Return `path`, or raise UsageError if it exists and is not a folder."""
+    if path is not None and path.exists() and not path.is_dir():
+        msg = f"{option} '{path}' is a file, not a folder; give a folder path"
+        raise UsageError(msg)
+    return path

@@ -1,0 +1,45 @@
+"""Run an async command so that SIGINT and SIGTERM stop it cleanly.
+
+Both signals cancel the command; its context managers then stop every server
+they started before the process exits with `KeyboardInterrupt`.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+
+T = TypeVar("T")
+
+
+async def _run_until_signal(command: Callable[[], Awaitable[T]]) -> T:
+    received: list[int] = []
+    outcome: list[T] = []
+
+    async with anyio.create_task_group() as group:
+
+        async def watch_signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    received.append(signum)
+                    group.cancel_scope.cancel()
+                    return
+
+        async def run_command() -> None:
+            outcome.append(await command())
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch_signals)
+        group.start_soon(run_command)
+
+    if received or not outcome:
+        raise KeyboardInterrupt
+    return outcome[0]
+
+
+def run_until_signal(command: Callable[[], Awaitable[T]]) -> T:
+    """Run `command` on asyncio; raise KeyboardInterrupt if a signal stopped it."""
+    return anyio.run(_run_until_signal, command)
