@@ -1,0 +1,235 @@
+"""Build Debian root filesystem tarballs with mmdebstrap.
+
+mmdebstrap runs in unshare mode. As root that mode needs no /etc/subuid entry,
+and as another user it is the only mode that works without sudo. Its mounts
+(/proc, /dev, /sys for the maintainer scripts) live in a private mount
+namespace, so a build that is killed leaves no mount behind. Root mode would
+mount them under the temporary directory instead, where a later recursive
+delete could reach the host's /dev.
+
+Both variants get merged /usr from mmdebstrap's `merged-usr` hook, the way
+debootstrap and Docker Hub's Debian images set it up, so minbase does not pull
+in the `usrmerge` package and Perl.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.abc
+
+from main.errors import StackError
+
+__all__ = [
+    "INSTALL_HINT",
+    "MERGED_USR_HOOKS",
+    "RootfsRequest",
+    "build_rootfs",
+    "debian_sources",
+    "mmdebstrap_command",
+]
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "apt-get install -y mmdebstrap"
+MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/merged-usr")
+DEFAULT_MIRROR = "http://deb.debian.org"
+
+# apt's own defaults wait 120 s per connection and never retry.
+_APT_OPTIONS = ('Acquire::http::Timeout "60"', 'Acquire::Retries "3"')
+_STOP_GRACE_SECONDS = 20.0
+_ERROR_TAIL_LINES = 5
+
+
+@dataclass(frozen=True)
+class RootfsRequest:
+    """What mmdebstrap installs: suite, Debian architecture, variant, packages."""
+
+    suite: str
+    architecture: str
+    variant: str
+    packages: tuple[str, ...]
+    sources: tuple[str, ...]
+    epoch: int
+
+    @property
+    def installs(self) -> bool:
+        """Whether the variant runs maintainer scripts (every variant but extract)."""
+        return self.variant != "extract"
+
+
+def debian_sources(suite: str, mirror: str = DEFAULT_MIRROR) -> tuple[str, ...]:
+    """Return sources.list lines for a suite, its updates and its security fixes."""
+    return (
+        f"deb {mirror}/debian {suite} main",
+        f"deb {mirror}/debian {suite}-updates main",
+        f"deb {mirror}/debian-security {suite}-security main",
+    )
+
+
+def mmdebstrap_command(
+    request: RootfsRequest, output: Path, package_list: Path | None
+) -> list[str]:
+    """Return the mmdebstrap command line that writes `request` to `output`.
+
+    With `package_list`, a hook writes the installed package names there, one
+    per line, read from the new root's dpkg database.
+    """
+    command = [
+        "mmdebstrap",
+        "--mode=unshare",
+        "--format=tar",
+        f"--variant={request.variant}",
+        f"--architectures={request.architecture}",
+        f"--hook-dir={MERGED_USR_HOOKS}",
+        # The host's copies would make the tarball differ from host to host.
+        '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
+    ]
+    command += [f"--aptopt={option}" for option in _APT_OPTIONS]
+    if request.packages:
+        command.append(f"--include={','.join(request.packages)}")
+    if package_list is not None:
+        query = (
+            'dpkg-query --admindir="$1/var/lib/dpkg" --show '
+            "--showformat='${Package}\\n'"
+        )
+        command.append(f"--customize-hook={query} > {shlex.quote(str(package_list))}")
+    command += [request.suite, str(output), *request.sources]
+    return command
+
+
+async def build_rootfs(
+    request: RootfsRequest,
+    output: Path,
+    work_dir: Path,
+    *,
+    time_limit: float,
+    on_line: Callable[[str], None] | None = None,
+) -> tuple[str, ...]:
+    """Write the root filesystem of `request` as a tarball to `output`.
+
+    Returns the names of the installed packages, sorted; for the extract
+    variant, which registers nothing with dpkg, the requested packages.
+    mmdebstrap keeps its temporary root under `work_dir`; `time_limit` bounds
+    the run, in seconds.
+    """
+    _check_installed()
+    package_list = work_dir / f"packages-{request.architecture}.txt"
+    command = mmdebstrap_command(
+        request, output, package_list if request.installs else None
+    )
+    env = {
+        **os.environ,
+        "SOURCE_DATE_EPOCH": str(request.epoch),
+        "TMPDIR": str(work_dir),
+    }
+    what = f"{request.variant} {request.suite} for {request.architecture}"
+    logger.info("running mmdebstrap: %s", what)
+    await _run(command, env, what=what, time_limit=time_limit, on_line=on_line)
+
+    if not request.installs:
+        return tuple(sorted(request.packages))
+    names = package_list.read_text(encoding="utf-8").split()
+    return tuple(sorted(set(names)))
+
+
+def _check_installed() -> None:
+    if shutil.which("mmdebstrap") is None:
+        msg = f"mmdebstrap not found; install it with: {INSTALL_HINT}"
+        raise StackError(msg)
+    if not MERGED_USR_HOOKS.is_dir():
+        msg = (
+            f"mmdebstrap hook directory {MERGED_USR_HOOKS} not found; "
+            f"reinstall mmdebstrap with: {INSTALL_HINT}"
+        )
+        raise StackError(msg)
+
+
+async def _run(
+    command: Sequence[str],
+    env: dict[str, str],
+    *,
+    what: str,
+    time_limit: float,
+    on_line: Callable[[str], None] | None,
+) -> None:
+    """Run `command`, passing each output line on, and raise on failure."""
+    lines: list[str] = []
+
+    def keep(line: str) -> None:
+        lines.append(line)
+        logger.debug("mmdebstrap: %s", line)
+        if on_line is not None:
+            on_line(line)
+
+    process = await anyio.open_process(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        # A session of its own lets a cancelled build stop the whole tree.
+        start_new_session=True,
+    )
+    try:
+        with anyio.fail_after(time_limit):
+            await _read_lines(process, keep)
+            returncode = await process.wait()
+    except TimeoutError as exc:
+        msg = (
+            f"mmdebstrap ({what}) timed out after {time_limit:g} s; check the "
+            "connection to the Debian mirror"
+        )
+        raise StackError(msg) from exc
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _stop(process)
+
+    if returncode != 0:
+        errors = [line for line in lines if line.startswith("E:")]
+        detail = " | ".join((errors or lines)[-_ERROR_TAIL_LINES:])
+        msg = f"mmdebstrap ({what}) failed with exit status {returncode}: {detail}"
+        raise StackError(msg)
+
+
+async def _read_lines(
+    process: anyio.abc.Process, on_line: Callable[[str], None]
+) -> None:
+    # Opened with stdout=PIPE, so the stream exists.
+    assert process.stdout is not None
+    pending = b""
+    async for chunk in process.stdout:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            on_line(raw.decode("utf-8", "replace").rstrip())
+    if pending:
+        on_line(pending.decode("utf-8", "replace").rstrip())
+
+
+async def _stop(process: anyio.abc.Process) -> None:
+    """Stop the process group: SIGTERM lets mmdebstrap clean up, then SIGKILL."""
+    if process.returncode is not None:
+        return
+    _signal_group(process.pid, signal.SIGTERM)
+    with anyio.move_on_after(_STOP_GRACE_SECONDS):
+        await process.wait()
+        return
+    logger.warning("mmdebstrap did not stop on SIGTERM; sending SIGKILL")
+    _signal_group(process.pid, signal.SIGKILL)
+    await process.wait()
+
+
+def _signal_group(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signum)
