@@ -19,7 +19,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal
@@ -167,6 +167,47 @@ class RegistryServer:
         """Stop the process and start it again on the same ports and storage."""
         await self.stop()
         await self.start()
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        """Return whether `digest` is committed to local storage for `repository`.
+
+        Distribution writes a repository's layer link only after the blob data
+        is in place, so the link marks a finished store. The path layout is
+        that of the filesystem driver in distribution 2.x and 3.
+        """
+        algorithm, _, encoded = digest.partition(":")
+        link = (
+            self.storage_dir
+            / "docker/registry/v2/repositories"
+            / repository
+            / "_layers"
+            / algorithm
+            / encoded
+            / "link"
+        )
+        return link.is_file()
+
+    async def wait_for_blobs(
+        self, repository: str, digests: Iterable[str], wait_seconds: float = 30.0
+    ) -> None:
+        """Wait until all `digests` are committed to local storage.
+
+        A mirror serves a cold blob while a background task copies it to
+        storage, so a warm pull right after a cold one can still go upstream.
+        Raises `StackError` naming the missing digests after `wait_seconds`.
+        """
+        missing = list(digests)
+        with anyio.move_on_after(wait_seconds):
+            while True:
+                missing = [d for d in missing if not self.has_blob(repository, d)]
+                if not missing:
+                    return
+                await anyio.sleep(_POLL_INTERVAL)
+        msg = (
+            f"{self.name} did not store {len(missing)} blob(s) of {repository} "
+            f"within {wait_seconds:g} s: {', '.join(missing)}"
+        )
+        raise StackError(msg)
 
     def last_log_line(self) -> str:
         """Return the most telling log line written since the last start.
