@@ -22,7 +22,7 @@ from main.settings import Settings
 __all__ = ["KUSTOMIZATION", "dump_documents", "render_manifests"]
 
 KUSTOMIZATION = "kustomization.yaml"
-HEADER = "# Rendered by registry-mirror from registry-mirror.toml; do not edit.\n"
+HEADER = "# Rendered by registry-mirror from its settings file; edit that, not this.\n"
 
 
 class _Dumper(yaml.SafeDumper):

@@ -102,6 +102,10 @@ def _apply_override(raw: dict[str, Any], key: str, value: object) -> None:
         _select_upstreams(raw, value)
         return
     path = key.split(".")
+    if not key.startswith("upstreams.") and key not in _override_keys():
+        close = difflib.get_close_matches(key, _override_keys(), n=1)
+        hint = f"use {close[0]!r}" if close else "see registry-mirror.toml for the keys"
+        _fail(f"unknown override key {key!r}; {hint}")
     if key.startswith("upstreams."):
         rest = key.removeprefix("upstreams.")
         names = [name for name in _UPSTREAM_FIELDS if rest.endswith("." + name)]
@@ -224,6 +228,20 @@ _STORAGE_CHECKS: Mapping[str, Check] = {
 }
 
 
+def _override_keys() -> list[str]:
+    """Return every dotted key outside `upstreams` that an override may set."""
+    tables: list[tuple[str, Mapping[str, Check]]] = [
+        ("namespaces", _NAMESPACE_CHECKS),
+        ("storage", _STORAGE_CHECKS),
+        ("mirror", _MIRROR_CHECKS),
+        ("mirror.resources", _RESOURCE_CHECKS),
+        ("engine", _ENGINE_CHECKS),
+        ("engine.resources", _RESOURCE_CHECKS),
+    ]
+    keys = [f"{prefix}.{name}" for prefix, checks in tables for name in checks]
+    return [*keys, "storage.local.node", "storage.local.path", "cluster_domain"]
+
+
 # --- building the tree --------------------------------------------------------
 
 
@@ -338,7 +356,7 @@ def _build_credentials(key: str, table: object) -> Credentials | None:
         return None
     if not isinstance(table, dict):
         # Not echoed: a string here could be the password itself.
-        _fail(f'{key} must be a table such as {{ secret = "NAME" }}, not a value')
+        _fail(f'{key} must name a Secret, as in {{ secret = "NAME" }}, not a value')
     _reject_unknown(key, table, ("secret", "username_key", "password_key"))
     if "secret" not in table:
         _fail(f"{key}.secret is missing; use the name of the Secret with the login")
