@@ -70,7 +70,7 @@ async def seed_upstream(
     """Build (or reuse) each image and push it into the upstream registry."""
     for spec in images:
         layout = await ensure_image(spec, cache_dir, progress)
-        await push_layout(http, stack.local_url, layout, spec.repository, spec.tag)
+        await push_layout(http, stack.local_url, layout.path, spec.repository, spec.tag)
         logger.info("seeded %s into %s", spec.reference, stack.local_url)
 
 

@@ -6,8 +6,10 @@ import importlib
 import logging
 import sys
 
-import click
 import typer
+
+# Typer bundles its own copy of Click; its exceptions are only importable here.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from main.errors import RegistryMirrorError, UsageError
 
@@ -49,25 +51,54 @@ def _load_commands() -> None:
         importlib.import_module(module)
 
 
+def _leaf_errors(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            leaves.extend(_leaf_errors(error))
+        else:
+            leaves.append(error)
+    return leaves
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    """Return the user-facing error inside task-group exception groups."""
+    if not isinstance(error, BaseExceptionGroup):
+        return error
+    leaves = _leaf_errors(error)
+    for leaf in leaves:
+        if isinstance(leaf, RegistryMirrorError | KeyboardInterrupt):
+            return leaf
+    return error
+
+
+def _report(error: BaseException) -> int:
+    """Print one line for a known error and return the exit code."""
+    if isinstance(error, RegistryMirrorError):
+        print(f"registry-mirror: error: {error}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, UsageError) else EXIT_FAILURE
+    if isinstance(error, KeyboardInterrupt | typer.Abort):
+        print("registry-mirror: interrupted; servers stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(error, NoArgsIsHelpError):
+        print(error.format_message())
+        return 0
+    if isinstance(error, ClickException):
+        message = " ".join(error.format_message().split())
+        print(f"registry-mirror: error: {message}", file=sys.stderr)
+        return error.exit_code
+    if isinstance(error, typer.Exit):
+        return error.exit_code
+    raise error
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and turn every user-facing error into one line on stderr."""
     _load_commands()
     try:
         app(args=argv, standalone_mode=False)
-    except RegistryMirrorError as exc:
-        print(f"registry-mirror: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
-    except click.exceptions.Abort:
-        print("registry-mirror: interrupted; servers stopped", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        print("registry-mirror: interrupted; servers stopped", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except click.exceptions.ClickException as exc:
-        print(f"registry-mirror: error: {exc.format_message()}", file=sys.stderr)
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
+    except BaseException as error:
+        return _report(_unwrap(error))
     return 0
 
 

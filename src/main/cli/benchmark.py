@@ -70,6 +70,9 @@ def benchmark(
         image_cache=image_cache,
     )
     console = Console()
+    if not console.is_terminal:
+        # Logs and pipes get the whole table instead of an 80-column squeeze.
+        console.width = 160
     errors = Console(stderr=True)
 
     run = run_until_signal(

@@ -1,0 +1,29 @@
+"""Parse `KEY=VALUE` settings overrides, as `--set` takes them on both front doors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from main.errors import UsageError
+
+__all__ = ["parse_assignments"]
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """Turn `["storage.size=100Gi", ...]` into `{"storage.size": "100Gi", ...}`.
+
+    The value may contain `=`; an empty value restores the key's default. A
+    key given twice keeps the last value, as repeated command-line options do.
+    """
+    overrides: dict[str, str] = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            msg = (
+                f"invalid override {item!r}: write KEY=VALUE, "
+                "such as storage.size=100Gi"
+            )
+            raise UsageError(msg)
+        overrides[key] = value.strip()
+    return overrides
