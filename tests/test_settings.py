@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from main.errors import SettingsError
 from main.settings import (
@@ -332,6 +334,18 @@ BAD_SETTINGS = [
         id="credentials-without-secret",
     ),
     pytest.param(
+        {"mirror": {"resources": {"memory_limit": 512}}},
+        None,
+        "mirror.resources.memory_limit must be a string, not int 512; use '512Mi'",
+        id="memory-as-number",
+    ),
+    pytest.param(
+        {"storage": {"size": 50}},
+        None,
+        "storage.size must be a string, not int 50; use '50Gi'",
+        id="size-as-number",
+    ),
+    pytest.param(
         {"cluster_domain": "cluster.local."},
         None,
         "cluster_domain 'cluster.local.' is not a valid RFC 1123 subdomain;"
@@ -478,3 +492,37 @@ def test_every_error_is_one_line() -> None:
 
         assert "\n" not in message, case.id
         assert re.search(r"use|remove|keep|set|add", message), case.id
+
+
+# Keys whose values come from users as free text, each tried with any string.
+FREE_TEXT_KEYS = [
+    "storage.size",
+    "storage.storage_class",
+    "namespaces.mirrors",
+    "mirror.ttl",
+    "mirror.port",
+    "mirror.image",
+    "engine.repository",
+    "engine.resources.cpu_request",
+    "engine.resources.memory_limit",
+    "upstreams.docker.io.url",
+    "upstreams.docker.io.mirror",
+    "upstreams.ghcr.io.credentials.secret",
+    "storage.local.path",
+]
+
+
+@given(key=st.sampled_from(FREE_TEXT_KEYS), value=st.text(max_size=40))
+def test_any_text_value_validates_or_fails_cleanly(key: str, value: str) -> None:
+    overrides: dict[str, object] = {key: value}
+    if key == "storage.local.path":
+        overrides["storage.local.node"] = "node-1"
+
+    message = ""
+    try:
+        parse_settings({}, overrides)
+    except SettingsError as exc:
+        message = str(exc) or "(empty message)"
+
+    assert "\n" not in message
+    assert message != "(empty message)"

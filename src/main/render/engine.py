@@ -1,7 +1,7 @@
 """Render the Dagger engine's own config file, `engine.json`.
 
-Facts from Dagger's source at v0.21.8 and on its main branch (the file format
-is the same in both, so also in the pinned 0.21.11):
+Facts from Dagger's source at tag v0.21.8 and on its main branch of August
+2026, which agree on everything below:
 
 - The engine reads `/etc/dagger/engine.json` at start-up
   (`engine/config/path.go`). A missing file means defaults; an unknown key
@@ -26,6 +26,8 @@ from main.settings import Settings
 
 __all__ = ["ENGINE_CONFIG_PATH", "dump_engine_config", "render_engine_config"]
 
+# NOTE: the source snapshot read had no tag v0.21.11 (the pinned version), so
+# the format is assumed unchanged from v0.21.8, as it is on the main branch.
 ENGINE_CONFIG_PATH = "/etc/dagger/engine.json"
 
 

@@ -1,12 +1,13 @@
 """Render the in-cluster Dagger engine the way Dagger's Helm chart runs it.
 
-Conventions taken from the chart in dagger/dagger (helm/dagger, chart
-v0.21.8; its templates are unchanged on the main branch): a privileged
-container with `/var/lib/dagger` on a volume, `engine.json` mounted from a
-ConfigMap with `subPath`, `--addr tcp://0.0.0.0:PORT` next to the unix socket
-that the image's own `dagger` CLI uses, `dagger core version` as readiness
-and liveness probe, and 300 seconds to terminate so that running operations
-can finish. Unlike the chart's StatefulSet, the cache claim is a separate
+The conventions come from the chart in dagger/dagger (helm/dagger at chart
+v0.21.8, whose templates are unchanged on the main branch). The container is
+privileged and keeps `/var/lib/dagger` on a volume. `engine.json` is mounted
+from a ConfigMap with `subPath`. The engine listens on
+`--addr tcp://0.0.0.0:PORT` and on the unix socket that the image's own
+`dagger` CLI uses. `dagger core version` is the readiness and liveness probe,
+and the pod gets 300 seconds to terminate so that running operations can
+finish. Unlike in the chart's StatefulSet, the cache claim is a separate
 object, so that its size can grow without recreating the StatefulSet.
 """
 
@@ -102,9 +103,9 @@ def _stateful_set(
         "kind": "StatefulSet",
         "metadata": metadata(ENGINE_NAME, object_labels, settings.namespaces.engine),
         "spec": {
-            # One engine holds the lock on its state directory; a StatefulSet
-            # stops the old pod before it starts the new one, so the
-            # ReadWriteOnce claim never has two pods waiting for it.
+            # Only one engine can hold the lock on its state directory. A
+            # StatefulSet stops the old pod before it starts the new one, so
+            # two pods never wait for the ReadWriteOnce claim.
             "replicas": 1,
             "serviceName": ENGINE_NAME,
             "selector": {"matchLabels": selector_labels(ENGINE_APP, ENGINE_NAME)},

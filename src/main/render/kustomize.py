@@ -2,8 +2,8 @@
 
 File names start with a number that gives the apply order, and
 `kustomization.yaml` lists them in that order: namespaces first, then the
-NetworkPolicies (so no pod runs unfenced), then one file per mirror, then the
-engine. Each file is a stream of YAML documents with keys in a fixed order,
+NetworkPolicies, then one file per mirror, then the engine. Applied in this
+order, the policies exist before any pod starts. Each file is a stream of YAML documents with keys in a fixed order,
 so the same settings always give byte-identical files.
 """
 

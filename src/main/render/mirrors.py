@@ -31,8 +31,8 @@ __all__ = [
 ]
 
 MIRROR_APP = "distribution"
-# registry:3 starts as root; any fixed non-root user works because the pod's
-# fsGroup makes the data volume writable for it.
+# The registry:3 image has no USER, so it would start as root. Any fixed
+# non-root user works, because the pod's fsGroup makes the data volume writable.
 MIRROR_USER = 65532
 # The official registry:3 image reads its config from this directory.
 CONFIG_DIRECTORY = "/etc/distribution"

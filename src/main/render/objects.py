@@ -52,7 +52,7 @@ def metadata(
     namespace: str | None = None,
     annotations: dict[str, str] | None = None,
 ) -> Manifest:
-    """Return object metadata; cluster-scoped objects pass no namespace."""
+    """Return object metadata. Cluster-scoped objects pass no namespace."""
     meta: Manifest = {"name": name}
     if namespace is not None:
         meta["namespace"] = namespace
@@ -127,8 +127,8 @@ def _local_volume(
     size: str,
     object_labels: dict[str, str],
 ) -> Manifest:
-    # A local volume needs its directory to exist on the node before the pod
-    # starts; the kubelet does not create it, unlike a hostPath volume.
+    # A local volume needs its directory on the node before the pod starts,
+    # because the kubelet does not create it, unlike a hostPath volume.
     node_term = {
         "matchExpressions": [
             {"key": "kubernetes.io/hostname", "operator": "In", "values": [local.node]}

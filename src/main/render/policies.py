@@ -1,6 +1,6 @@
 """Render the namespaces and the NetworkPolicies that fence the engine and mirrors.
 
-The engine's port is plain TCP without authentication, and whoever reaches
+The engine's port is plain TCP without authentication, and anyone who reaches
 it can run privileged containers on the node, so only pods in the runners'
 namespace may connect. The mirrors accept anonymous pulls, so only the engine
 may connect to them. A NetworkPolicy needs a CNI plugin that enforces it.

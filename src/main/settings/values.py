@@ -64,7 +64,7 @@ def suggest_label(value: str, fallback: str) -> str:
 
 def check_label(key: str, value: object, fallback: str) -> str:
     """Check an RFC 1123 label, such as a namespace name."""
-    text = _text(key, value)
+    text = _text(key, value, fallback)
     if _LABEL.fullmatch(text):
         return text
     suggestion = suggest_label(text, fallback)
@@ -105,7 +105,7 @@ def check_host_port(key: str, value: object) -> str:
 
 def check_url(key: str, value: object, suggestion: str) -> str:
     """Check an upstream registry URL: a scheme and a host, no path."""
-    text = _text(key, value)
+    text = _text(key, value, suggestion)
     parts = urlsplit(text)
     host_ok = bool(parts.hostname) and _HOST.fullmatch(parts.netloc.lower())
     if parts.scheme in ("http", "https") and host_ok and parts.path in ("", "/"):
@@ -139,7 +139,7 @@ def check_seconds(key: str, value: object, fallback: int) -> int:
 
 def check_size(key: str, value: object, fallback: str) -> str:
     """Check a storage size as a Kubernetes quantity such as `50Gi`."""
-    text = _text(key, value)
+    text = _text(key, value, fallback)
     if _SIZE.fullmatch(text):
         return text
     loose = _SIZE_LOOSE.fullmatch(text)
@@ -152,7 +152,7 @@ def check_size(key: str, value: object, fallback: str) -> str:
 
 def check_memory(key: str, value: object, fallback: str) -> str:
     """Check a memory quantity for requests and limits."""
-    text = _text(key, value)
+    text = _text(key, value, fallback)
     if _MEMORY.fullmatch(text):
         return text
     return check_size(key, text, fallback)
@@ -162,7 +162,7 @@ def check_cpu(key: str, value: object, fallback: str) -> str:
     """Check a CPU quantity: whole or fractional cores, or millicores."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
-    text = _text(key, value)
+    text = _text(key, value, fallback)
     if _CPU.fullmatch(text) and text.strip("0.m") != "":
         return text
     _fail(
@@ -172,7 +172,7 @@ def check_cpu(key: str, value: object, fallback: str) -> str:
 
 def check_duration(key: str, value: object, fallback: str) -> str:
     """Check a Go duration such as `168h`. Go durations have no unit for days."""
-    text = _text(key, value)
+    text = _text(key, value, fallback)
     if _DURATION.fullmatch(text):
         return text
     days = _DAYS.fullmatch(text)
@@ -185,7 +185,7 @@ def check_duration(key: str, value: object, fallback: str) -> str:
 
 def check_pinned_image(key: str, value: object, fallback: str) -> str:
     """Check an image reference that is pinned by a sha256 digest."""
-    text = _text(key, value)
+    text = _text(key, value, fallback)
     if _DIGEST.search(text) and text.endswith(_DIGEST.findall(text)[-1]):
         return text
     _fail(
@@ -195,7 +195,7 @@ def check_pinned_image(key: str, value: object, fallback: str) -> str:
 
 def check_image_repository(key: str, value: object, fallback: str) -> str:
     """Check an image repository without tag or digest, such as `host/engine`."""
-    text = _text(key, value)
+    text = _text(key, value, fallback)
     last = text.rsplit("/", 1)[-1]
     if text and "@" not in text and ":" not in last and text == text.strip().lower():
         return text
@@ -211,7 +211,7 @@ def check_image_repository(key: str, value: object, fallback: str) -> str:
 
 def check_absolute_path(key: str, value: object, fallback: str) -> str:
     """Check an absolute directory path on a node, without `..` parts."""
-    text = _text(key, value)
+    text = _text(key, value, fallback)
     parts = text.split("/")
     if text.startswith("/") and ".." not in parts and "\n" not in text and text != "/":
         return text.rstrip("/")
@@ -221,10 +221,13 @@ def check_absolute_path(key: str, value: object, fallback: str) -> str:
     _fail(f"{key} {text!r} must be an absolute directory path; use {suggestion!r}")
 
 
-def _text(key: str, value: object) -> str:
+def _text(key: str, value: object, example: object = None) -> str:
     if isinstance(value, str):
         return value
-    _fail(f"{key} must be a string, not {type(value).__name__} {value!r}")
+    kind = type(value).__name__
+    if example is None:
+        _fail(f"{key} must be a string, not {kind} {value!r}")
+    _fail(f"{key} must be a string, not {kind} {value!r}; use {str(example)!r}")
 
 
 def _port_ok(port: str | None) -> bool:
