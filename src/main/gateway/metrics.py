@@ -23,7 +23,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # The `_created` series (a timestamp per counter) double the output and no
 # dashboard here reads them. This setting applies to the whole process.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class GatewayMetrics:
