@@ -160,7 +160,9 @@ def _load_json(data: bytes, header_type: str, url: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         _fail(url, "the body is not UTF-8 text")
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(data.rstrip()):
+        # Python reports an unterminated string only when the input ends.
+        ends_early = exc.msg.startswith("Unterminated string")
+        if ends_early or exc.pos >= len(data.rstrip()):
             _fail(url, f"the JSON is truncated after {len(data)} bytes")
         _fail(url, f"invalid JSON at byte {exc.pos}: {exc.msg}")
     if not isinstance(document, dict):
