@@ -11,6 +11,7 @@ import typer
 # Typer bundles its own copy of Click; its exceptions are only importable here.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
+from main.cli.signals import CommandInterrupted
 from main.errors import RegistryMirrorError, UsageError
 
 app = typer.Typer(
@@ -67,7 +68,7 @@ def _unwrap(error: BaseException) -> BaseException:
         return error
     leaves = _leaf_errors(error)
     for leaf in leaves:
-        if isinstance(leaf, RegistryMirrorError | KeyboardInterrupt):
+        if isinstance(leaf, RegistryMirrorError | CommandInterrupted):
             return leaf
     return error
 
@@ -77,7 +78,7 @@ def _report(error: BaseException) -> int:
     if isinstance(error, RegistryMirrorError):
         print(f"registry-mirror: error: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, UsageError) else EXIT_FAILURE
-    if isinstance(error, KeyboardInterrupt | typer.Abort):
+    if isinstance(error, CommandInterrupted | KeyboardInterrupt | typer.Abort):
         print("registry-mirror: interrupted; servers stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     if isinstance(error, NoArgsIsHelpError):
@@ -96,10 +97,13 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and turn every user-facing error into one line on stderr."""
     _load_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        # Typer turns a KeyboardInterrupt into the return value 130 here.
+        code = app(args=argv, standalone_mode=False)
     except BaseException as error:
         return _report(_unwrap(error))
-    return 0
+    if code == EXIT_INTERRUPTED:
+        return _report(KeyboardInterrupt())
+    return code if isinstance(code, int) else 0
 
 
 def main() -> None:

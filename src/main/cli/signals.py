@@ -1,7 +1,7 @@
 """Run an async command so that SIGINT and SIGTERM stop it cleanly.
 
 Both signals cancel the command; its context managers then stop every server
-they started before the process exits with `KeyboardInterrupt`.
+they started, and `Interrupted` tells the CLI to exit with code 130.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from typing import TypeVar
 import anyio
 
 T = TypeVar("T")
+
+
+class CommandInterrupted(Exception):
+    """Raised when SIGINT or SIGTERM stopped a command."""
 
 
 async def _run_until_signal(command: Callable[[], Awaitable[T]]) -> T:
@@ -36,10 +40,10 @@ async def _run_until_signal(command: Callable[[], Awaitable[T]]) -> T:
         group.start_soon(run_command)
 
     if received or not outcome:
-        raise KeyboardInterrupt
+        raise CommandInterrupted
     return outcome[0]
 
 
 def run_until_signal(command: Callable[[], Awaitable[T]]) -> T:
-    """Run `command` on asyncio; raise KeyboardInterrupt if a signal stopped it."""
+    """Run `command` on asyncio; raise CommandInterrupted if a signal stopped it."""
     return anyio.run(_run_until_signal, command)
