@@ -21,9 +21,7 @@ def client() -> httpx.AsyncClient:
     return httpx.AsyncClient(trust_env=False, timeout=10.0)
 
 
-async def fetch_token(
-    http: httpx.AsyncClient, hub_url: str, repository: str, **kwargs: object
-) -> str:
+async def fetch_token(http: httpx.AsyncClient, hub_url: str, repository: str) -> str:
     """Fetch a pull token for `repository` from the stand-in's token endpoint."""
     response = await http.get(
         f"{hub_url}/token",
@@ -31,7 +29,6 @@ async def fetch_token(
             "service": "registry.docker.io",
             "scope": f"repository:{repository}:pull",
         },
-        **kwargs,  # type: ignore[arg-type]
     )
     response.raise_for_status()
     token: str = response.json()["token"]

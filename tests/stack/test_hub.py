@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import anyio
 import httpx
 import pytest
 
+from main.errors import StackError
 from main.stack.hub import HubSettings, HubStandin, run_hub
 from main.stack.hub_auth import BasicCredentials
 from main.stack.hub_state import FaultMode
+from main.stack.ports import free_port
 from main.stack.wan import WanProfile
 from tests.fixtures.registry import SyntheticImage
 from tests.stack.helpers import (
@@ -408,3 +411,42 @@ async def test_wan_disabled_paces_nothing(
 
     assert hub_standin.wan.delayed_requests == 0
     assert hub_standin.wan.paced_bytes == 0
+
+
+async def test_taken_port_is_one_line_error(upstream_registry: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        with pytest.raises(StackError) as caught:
+            async with run_hub(upstream_registry, port=port):
+                pass
+
+    assert str(caught.value) == (
+        f"port {port} on 127.0.0.1 is already in use; choose another with "
+        "--hub-port or stop the process using it"
+    )
+
+
+async def test_server_closed_after_exit(upstream_registry: str) -> None:
+    async with run_hub(upstream_registry) as hub:
+        url = f"{hub.base_url}/v2/"
+
+    async with client() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(url)
+
+
+async def test_unreachable_upstream_gives_502() -> None:
+    async with run_hub(f"http://127.0.0.1:{free_port()}") as hub, client() as http:
+        token = await fetch_token(http, hub.base_url, "library/synthetic")
+        response = await http.get(
+            f"{hub.base_url}/v2/library/synthetic/manifests/latest",
+            headers=bearer(token),
+        )
+
+    assert response.status_code == 502
+    assert response.json()["errors"][0]["code"] == "UNAVAILABLE"
+    assert hub.stats().counted_pulls == 0
+    assert hub.stats().remaining == 100
