@@ -58,6 +58,11 @@ def test_proxy_config_has_no_blob_descriptor_cache() -> None:
         assert "cache" not in config["storage"], name
 
 
+def test_proxy_config_rejects_client_writes() -> None:
+    for name, config in _proxy_configs(Settings()).items():
+        assert config["storage"]["maintenance"] == {"readonly": {"enabled": True}}, name
+
+
 def test_proxy_config_has_no_client_auth() -> None:
     for name, config in _proxy_configs(Settings()).items():
         assert "auth" not in config, name

@@ -54,6 +54,10 @@ def mirror_config(settings: Settings, upstream: Upstream) -> str:
         ttl=settings.mirror.ttl,
         debug_address=f":{settings.mirror.debug_port}",
         prometheus=True,
+        # Read-only mode removes the PUT, POST and DELETE handlers, so clients
+        # get 405. The proxy still caches: it writes to storage, not through
+        # those handlers (registry/handlers/app.go in distribution v3.1.1).
+        read_only=True,
     )
     return dump_distribution_config(config)
 
