@@ -11,8 +11,8 @@ from main.oci.client import ClientOptions, new_http_client
 from main.stack.registry import RegistryServer
 from tests.oci.seed import SeededImage, push_multi_platform_image
 
-# Short timeouts keep a failing test from hanging; loopback answers in
-# milliseconds.
+# Short timeouts keep a failing test from hanging, because loopback responds
+# in milliseconds.
 TEST_OPTIONS = ClientOptions(
     connect_timeout=2.0,
     read_timeout=5.0,

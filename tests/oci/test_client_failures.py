@@ -51,7 +51,7 @@ async def _stall(stream: SocketStream) -> None:
 
 
 async def _trickle_manifest(stream: SocketStream) -> None:
-    """Answer HEAD at once, then send a GET body one byte at a time."""
+    """Respond to HEAD at once, then send a GET body one byte at a time."""
     async with stream:
         request = await _read_request(stream)
         headers = (
