@@ -126,6 +126,13 @@ BAD_SETTINGS = [
         id="ghcr-mapped-to-docker-hub-proxy",
     ),
     pytest.param(
+        {"upstreams": {"docker.io": {"mirror": "ghcr.io"}, "ghcr.io": {}}},
+        None,
+        "mirror host 'ghcr.io' of upstreams.docker.io is an upstream registry, not"
+        " a mirror; use 'mirror-docker-io.registry-mirror.svc.cluster.local:5000'",
+        id="mirror-host-is-an-upstream",
+    ),
+    pytest.param(
         {"storage": {"size": "50GB"}},
         None,
         "storage.size '50GB' is not a Kubernetes quantity; use '50Gi'",
@@ -257,6 +264,26 @@ BAD_SETTINGS = [
         "upstreams.docker.io.url 'registry-1.docker.io' is not a registry URL"
         " https://host[:port]; use 'https://registry-1.docker.io'",
         id="url-without-scheme",
+    ),
+    pytest.param(
+        {"upstreams": {"docker.io": {"url": "https://registry-1.docker.io:99999"}}},
+        None,
+        "upstreams.docker.io.url 'https://registry-1.docker.io:99999' is not a"
+        " registry URL https://host[:port]; use 'https://registry-1.docker.io'",
+        id="url-port-out-of-range",
+    ),
+    pytest.param(
+        {"upstreams": {"ghcr.io": {"url": "https://ghcr.io/v2/"}}},
+        None,
+        "upstreams.ghcr.io.url 'https://ghcr.io/v2/' is not a registry URL"
+        " https://host[:port]; use 'https://ghcr.io'",
+        id="url-with-api-path",
+    ),
+    pytest.param(
+        {"upstreams": {"ghcr.io": {"mirror": "["}}},
+        None,
+        "mirror host '[' must be host[:port]; use 'mirror:5000'",
+        id="mirror-host-unparsable",
     ),
     pytest.param(
         {"upstreams": {"docker.io": {"url": "https://docker.io"}}},

@@ -416,8 +416,17 @@ def _check_duplicates(upstreams: list[Upstream]) -> None:
 def _check_mirror_addresses(settings: Settings) -> None:
     """Reject two registries that use one mirror: it proxies one upstream only."""
     owners: dict[str, Upstream] = {}
+    registries = {upstream.registry for upstream in settings.upstreams}
     for upstream in sorted(settings.upstreams, key=lambda u: u.mirror is not None):
         address = settings.mirror_address(upstream)
+        if address in registries:
+            # The engine config keys both by host, so one entry would replace
+            # the other, and pulls would loop back to the upstream.
+            _fail(
+                f"mirror host {address!r} of upstreams.{upstream.registry} is an"
+                f" upstream registry, not a mirror;"
+                f" use {settings.service_address(upstream)!r}"
+            )
         owner = owners.setdefault(address, upstream)
         if owner is upstream:
             continue

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from main.errors import SettingsError
 
@@ -50,6 +49,8 @@ _CPU = re.compile(r"([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)")
 _DURATION = re.compile(r"0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
 _DAYS = re.compile(r"\s*(?P<days>[0-9]+)\s*d(ays?)?\s*")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
+_URL = re.compile(r"(?P<scheme>https?)://(?P<netloc>[^/?#]+)/?")
 
 
 def _fail(message: str) -> NoReturn:
@@ -95,25 +96,22 @@ def check_secret_key(key: str, value: object) -> str:
 def check_host_port(key: str, value: object) -> str:
     """Check a `host[:port]` address, as the engine's mirror entries need it."""
     text = _text(key, value)
-    match = _HOST.fullmatch(text)
-    if match and _port_ok(match.group("port")):
+    if _is_host_port(text):
         return text
-    parts = urlsplit(text if "//" in text else f"//{text}")
-    suggestion = (parts.netloc or text).lower().rstrip("/")
+    without_scheme = _SCHEME.sub("", text.strip()).split("/", 1)[0].lower()
+    suggestion = without_scheme if _is_host_port(without_scheme) else "mirror:5000"
     _fail(f"{key} {text!r} must be host[:port]; use {suggestion!r}")
 
 
 def check_url(key: str, value: object, suggestion: str) -> str:
     """Check an upstream registry URL: a scheme and a host, no path."""
     text = _text(key, value, suggestion)
-    parts = urlsplit(text)
-    host_ok = bool(parts.hostname) and _HOST.fullmatch(parts.netloc.lower())
-    if parts.scheme in ("http", "https") and host_ok and parts.path in ("", "/"):
-        if parts.query or parts.fragment:
-            _fail(f"{key} {text!r} must have no query; use {suggestion!r}")
-        return f"{parts.scheme}://{parts.netloc.lower()}"
-    if not parts.scheme and "//" not in text:
-        suggestion = f"https://{text.strip('/')}"
+    match = _URL.fullmatch(text)
+    if match and _is_host_port(match.group("netloc").lower()):
+        return f"{match.group('scheme')}://{match.group('netloc').lower()}"
+    bare = text.strip().strip("/").lower()
+    if not _SCHEME.match(text) and _is_host_port(bare):
+        suggestion = f"https://{bare}"
     _fail(
         f"{key} {text!r} is not a registry URL https://host[:port]; use {suggestion!r}"
     )
@@ -230,5 +228,7 @@ def _text(key: str, value: object, example: object = None) -> str:
     _fail(f"{key} must be a string, not {kind} {value!r}; use {str(example)!r}")
 
 
-def _port_ok(port: str | None) -> bool:
-    return port is None or 1 <= int(port) <= 65535
+def _is_host_port(text: str) -> bool:
+    match = _HOST.fullmatch(text)
+    port = match.group("port") if match else None
+    return match is not None and (port is None or 1 <= int(port) <= 65535)
