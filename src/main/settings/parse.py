@@ -330,7 +330,7 @@ def _build_upstream(name: str, table: object) -> Upstream:
     if not isinstance(table, dict):
         _fail(f'{key} must be a table such as {{ url = "https://{name}" }}')
     _reject_unknown(key, table, ("url", "mirror", "credentials", "size"))
-    registry = check_host_port("upstream", name.lower())
+    registry = check_host_port("upstream", name.lower(), "registry.example.com")
     if registry in _REGISTRY_ALIASES:
         _fail(
             f"upstreams key {name!r} is an alias; use {_REGISTRY_ALIASES[registry]!r}"

@@ -93,13 +93,13 @@ def check_secret_key(key: str, value: object) -> str:
     _fail(f"{key} {text!r} is not a valid Secret key; use {suggestion!r}")
 
 
-def check_host_port(key: str, value: object) -> str:
+def check_host_port(key: str, value: object, example: str = "mirror:5000") -> str:
     """Check a `host[:port]` address, as the engine's mirror entries need it."""
     text = _text(key, value)
     if _is_host_port(text):
         return text
     without_scheme = _SCHEME.sub("", text.strip()).split("/", 1)[0].lower()
-    suggestion = without_scheme if _is_host_port(without_scheme) else "mirror:5000"
+    suggestion = without_scheme if _is_host_port(without_scheme) else example
     _fail(f"{key} {text!r} must be host[:port]; use {suggestion!r}")
 
 
