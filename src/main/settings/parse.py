@@ -420,8 +420,8 @@ def _check_mirror_addresses(settings: Settings) -> None:
     for upstream in sorted(settings.upstreams, key=lambda u: u.mirror is not None):
         address = settings.mirror_address(upstream)
         if address in registries:
-            # The engine config keys both by host, so one entry would replace
-            # the other, and pulls would loop back to the upstream.
+            # The engine config keys registries and mirrors by host, so the
+            # mirror's entry would replace the registry's own entry.
             _fail(
                 f"mirror host {address!r} of upstreams.{upstream.registry} is an"
                 f" upstream registry, not a mirror;"

@@ -39,7 +39,7 @@ _HOST = re.compile(
     r"(?P<host>[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)"
     r"(:(?P<port>[0-9]{1,5}))?"
 )
-# Binary suffixes are what people mean by "GB" for disks, so corrections use them.
+# Corrections use binary suffixes such as Gi, the usual unit of volume sizes.
 _SIZE = re.compile(r"(?P<number>[1-9][0-9]*)(?P<unit>Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)")
 _SIZE_LOOSE = re.compile(r"\s*(?P<number>[0-9]+)\s*(?P<unit>[a-zA-Z]*)\s*")
 _SIZE_UNITS = {"k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti", "p": "Pi"}
