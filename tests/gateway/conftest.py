@@ -34,7 +34,7 @@ def gateway_config(hub_standin: HubStandin, tmp_path: Path) -> GatewayConfig:
         tag_deadline=0.3,
         backoff_initial=0.2,
         backoff_max=0.5,
-        rate_limit_backoff=0.5,
+        rate_limit_backoff=30.0,
         use_env_proxy=False,
     )
 

@@ -196,9 +196,12 @@ class Flight:
 class FlightTable:
     """Flights in progress and recently completed ones, bounded by age and bytes.
 
-    `max_age_for` returns how long a completed flight of a key may be reused.
-    Completed flights are dropped oldest first when their spools hold more
-    than `max_bytes`; flights in progress are never dropped.
+    `max_age_for` returns how long a completed flight may answer requests
+    with its key. A completed GET may also answer requests by the digest of
+    its body for `content_max_age`, because content with a digest never
+    changes even when the tag that fetched it moves. Completed flights are
+    dropped oldest first when their spools hold more than `max_bytes`;
+    flights in progress are never dropped.
     """
 
     def __init__(
@@ -206,11 +209,13 @@ class FlightTable:
         spool_dir: Path | None,
         *,
         max_age_for: Callable[[FlightKey], float],
+        content_max_age: float,
         max_bytes: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._spool_dir = spool_dir
         self._max_age_for = max_age_for
+        self._content_max_age = content_max_age
         self._max_bytes = max_bytes
         self._clock = clock
         self._running: dict[FlightKey, Flight] = {}
@@ -229,7 +234,7 @@ class FlightTable:
         if running is not None:
             return running, "in_flight"
         recent = self._recent.get(key)
-        if recent is not None:
+        if recent is not None and self._age(recent) <= self._max_age_for(key):
             return recent, "recent"
         return None
 
@@ -284,10 +289,16 @@ class FlightTable:
             _, flight = self._recent.popitem(last=False)
             flight.discard()
 
+    def _retention(self, key: FlightKey) -> float:
+        content_age = self._content_max_age if key.method == "GET" else 0.0
+        return max(self._max_age_for(key), content_age)
+
+    def _age(self, flight: Flight) -> float:
+        return self._clock() - flight.finished_at
+
     def _expire(self) -> None:
-        now = self._clock()
         for key, flight in list(self._recent.items()):
-            if now - flight.finished_at > self._max_age_for(key):
+            if self._age(flight) > self._retention(key):
                 del self._recent[key]
                 flight.discard()
         total = sum(flight.size for flight in self._recent.values())

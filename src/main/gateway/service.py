@@ -64,6 +64,7 @@ class Gateway:
         self.table = FlightTable(
             config.spool_dir,
             max_age_for=self._max_age,
+            content_max_age=config.recent_seconds,
             max_bytes=config.recent_max_bytes,
         )
         self._runner = FlightRunner(
