@@ -13,7 +13,7 @@ from main.bench.model import BenchmarkRun, BenchmarkSettings
 from main.bench.scenarios import PullImage, ScenarioPlan, run_scenarios
 from main.errors import UsageError
 from main.oci.auth import RegistryTokenAuth
-from main.oci.client import RegistryClient, new_http_client
+from main.oci.client import PullResult, RegistryClient, new_http_client
 from main.oci.platform import Platform
 from main.oci.push import push_layout
 from main.reference import parse_reference
@@ -78,10 +78,9 @@ def make_puller(http: httpx.AsyncClient, platform: Platform) -> PullImage:
     """Return a pull function that uses one shared client and token cache."""
     auth = RegistryTokenAuth()
 
-    async def pull(base_url: str, image: str) -> int:
+    async def pull(base_url: str, image: str) -> PullResult:
         client = RegistryClient(http, base_url, auth=auth)
-        result = await client.pull(parse_reference(image), platform)
-        return result.total_bytes
+        return await client.pull(parse_reference(image), platform)
 
     return pull
 

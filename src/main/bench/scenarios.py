@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +23,7 @@ from main.bench.model import (
     ScenarioResult,
     UpstreamUsage,
 )
+from main.oci.client import PullResult
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +54,11 @@ class BenchTarget(Protocol):
 
     async def empty_mirror(self) -> None: ...
 
+    async def wait_until_stored(self, image: str, digests: Sequence[str]) -> None: ...
 
-# Pull `image` from the registry at a base URL; return bytes received.
-PullImage = Callable[[str, str], Awaitable[int]]
+
+# Pull `image` from the registry at a base URL.
+PullImage = Callable[[str, str], Awaitable[PullResult]]
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,9 @@ def _usage(before: UpstreamSnapshot, after: UpstreamSnapshot) -> UpstreamUsage:
 
 async def _timed_pulls(
     pull: PullImage, url: str, image: str, clients: int
-) -> tuple[float, int]:
-    """Run `clients` pulls at once; return the wall time until all end, and bytes."""
-    received: list[int] = []
+) -> tuple[float, list[PullResult]]:
+    """Run `clients` pulls at once; return the wall time until all end, and pulls."""
+    received: list[PullResult] = []
 
     async def pull_once() -> None:
         received.append(await pull(url, image))
@@ -89,7 +92,7 @@ async def _timed_pulls(
     async with anyio.create_task_group() as group:
         for _ in range(clients):
             group.start_soon(pull_once)
-    return time.perf_counter() - started, sum(received)
+    return time.perf_counter() - started, received
 
 
 async def measure(
@@ -109,11 +112,16 @@ async def measure(
     """
     before = await target.upstream_snapshot()
     times: list[float] = []
-    total_bytes = 0
+    pulls: list[PullResult] = []
     for _ in range(rounds):
-        seconds, total_bytes = await _timed_pulls(pull, url, plan.image, clients)
+        seconds, pulls = await _timed_pulls(pull, url, plan.image, clients)
         times.append(seconds)
     after = await target.upstream_snapshot()
+    total_bytes = sum(result.total_bytes for result in pulls)
+    if url == target.mirror_url:
+        # The mirror may still be copying blobs to storage in the background;
+        # the next scenario must start from a settled cache.
+        await target.wait_until_stored(plan.image, list(pulls[0].blob_sizes))
     logger.info("%s %s: %s rounds, median of %s", scenario, plan.image, rounds, times)
     return ScenarioResult(
         scenario=scenario,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from main.bench.scenarios import UpstreamSnapshot
+from main.reference import parse_reference
 from main.stack.hub import HubSettings, HubStandin, run_hub
 from main.stack.registry import RegistryServer, run_registry
 
@@ -75,6 +76,11 @@ class EmbeddedStack:
     async def reset_upstream(self, limit: int | None = None) -> None:
         """Zero the stand-in's counters and refill its quota."""
         self.hub.reset(limit)
+
+    async def wait_until_stored(self, image: str, digests: Sequence[str]) -> None:
+        """Wait until the mirror has committed every blob of `image` to storage."""
+        repository = parse_reference(image).repository
+        await self.mirror.wait_for_blobs(repository, digests)
 
     async def empty_mirror(self) -> None:
         """Restart the mirror on empty storage, as a cold cache."""
