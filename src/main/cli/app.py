@@ -26,7 +26,12 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on `app` when imported.
-COMMAND_MODULES = ("main.cli.benchmark", "main.cli.stack")
+COMMAND_MODULES = (
+    "main.cli.benchmark",
+    "main.cli.stack",
+    "main.cli.render",
+    "main.cli.deploy",
+)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

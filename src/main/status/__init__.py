@@ -1,1 +1,1 @@
-"""Report what the mirrors hold, whether the engine uses them, and explain old configs."""
+"""Report what the mirrors hold and whether the engine uses them."""

@@ -1,0 +1,145 @@
+"""`registry-mirror deploy` and `registry-mirror status`: the cluster side."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anyio
+import typer
+
+from main.cli.app import app
+from main.cli.assignments import parse_assignments
+from main.cli.settings_options import SET_OPTION, SETTINGS_OPTION, load_cli_settings
+from main.deploy import DEFAULT_ROLLOUT_TIMEOUT, Kubectl, read_kubeconfig, run_deploy
+from main.errors import UsageError
+from main.render import render_manifests
+from main.status.collect import collect_status, expected_mirrors
+from main.status.legacy import LEGACY_MOUNT_PATH, explain_legacy_config, format_findings
+from main.status.registry import DEFAULT_PAGE_SIZE
+from main.status.report import format_status
+
+
+def _optional_kubeconfig(value: Path | None) -> Path | None:
+    """Return the checked kubeconfig: the option, else $KUBECONFIG, else None."""
+    if value is None:
+        from_env = os.environ.get("KUBECONFIG", "")
+        if os.pathsep in from_env:
+            msg = (
+                f"KUBECONFIG lists several files ({from_env!r}); pass one with "
+                "--kubeconfig, for example after `kubectl config view --flatten`"
+            )
+            raise UsageError(msg)
+        value = Path(from_env) if from_env else None
+    if value is not None:
+        read_kubeconfig(value)
+    return value
+
+
+def _required_kubeconfig(value: Path | None) -> Path:
+    path = _optional_kubeconfig(value)
+    if path is None:
+        msg = "no kubeconfig: pass --kubeconfig PATH or set KUBECONFIG"
+        raise UsageError(msg)
+    return path
+
+
+@app.command()
+def deploy(
+    kubeconfig: Path | None = typer.Option(
+        None, help="Kubeconfig of the cluster (default: $KUBECONFIG)."
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print the plan and validate it on the API server; change nothing.",
+    ),
+    rollout_timeout: float = typer.Option(
+        DEFAULT_ROLLOUT_TIMEOUT,
+        min=1,
+        help="Seconds each workload may take to roll out.",
+    ),
+    settings_file: Path | None = SETTINGS_OPTION,
+    overrides: list[str] = SET_OPTION,
+) -> None:
+    """Apply the rendered manifests with server-side apply, prune, wait for rollouts."""
+    path = _required_kubeconfig(kubeconfig)
+    manifests = render_manifests(load_cli_settings(settings_file, overrides))
+
+    plan = anyio.run(
+        lambda: run_deploy(
+            manifests,
+            Kubectl(path),
+            dry_run=dry_run,
+            rollout_timeout=rollout_timeout,
+            echo=lambda line: print(line, flush=True),
+        )
+    )
+
+    if not dry_run:
+        print("deploy finished" if plan.has_changes else "deploy finished: no changes")
+
+
+@app.command()
+def status(
+    kubeconfig: Path | None = typer.Option(
+        None,
+        help=(
+            "Kubeconfig, to reach the mirrors by port-forward and read the "
+            "engine config, counters and disk use (default: $KUBECONFIG)."
+        ),
+    ),
+    mirror: list[str] = typer.Option(
+        [],
+        help=(
+            "Mirror URL for one registry as REGISTRY=URL, such as "
+            "docker.io=http://127.0.0.1:5000; repeatable."
+        ),
+    ),
+    legacy_config: Path | None = typer.Option(
+        None,
+        help="An old buildkitd.toml to explain: what it did wrong, what replaces it.",
+    ),
+    legacy_mount_path: str = typer.Option(
+        LEGACY_MOUNT_PATH,
+        help="Where the old file was mounted in the engine container.",
+    ),
+    page_size: int = typer.Option(
+        DEFAULT_PAGE_SIZE,
+        min=1,
+        max=1000,
+        help="Entries per page of catalog and tag lists.",
+    ),
+    settings_file: Path | None = SETTINGS_OPTION,
+    overrides: list[str] = SET_OPTION,
+) -> None:
+    """Report what the mirrors hold and whether the engine uses them."""
+    settings = load_cli_settings(settings_file, overrides)
+    if legacy_config is not None:
+        _explain_legacy(legacy_config, legacy_mount_path, expected_mirrors(settings))
+    path = _optional_kubeconfig(kubeconfig)
+    kubectl = Kubectl(path) if path is not None else None
+    urls = parse_assignments(mirror)
+
+    report = anyio.run(
+        lambda: collect_status(
+            settings, kubectl=kubectl, mirror_urls=urls, page_size=page_size
+        )
+    )
+
+    for line in format_status(report):
+        print(line)
+
+
+def _explain_legacy(path: Path, mount_path: str, mirrors: dict[str, str]) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot read legacy config {str(path)!r}: {exc.strerror}"
+        raise UsageError(msg) from exc
+    findings = explain_legacy_config(
+        text, mirrors, mount_path=mount_path, source=str(path)
+    )
+    for line in format_findings(findings, str(path)):
+        print(line)
+    print()

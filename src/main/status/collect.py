@@ -1,0 +1,145 @@
+"""Gather the status of every mirror and of the engine's registry config.
+
+With a kubeconfig, each mirror is reached through `kubectl port-forward`
+(registry API and debug server), its disk use is read with `du` in the pod,
+and the engine's `engine.json` is read from its ConfigMap. Without one, the
+mirrors are reached at their URLs, which from inside the engine (where a
+Dagger function runs) are the rendered Service addresses; counters, disk use
+and the engine config are then unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from main.deploy.kubectl import Kubectl
+from main.errors import RegistryError
+from main.render.engine_objects import ENGINE_NAME
+from main.render.mirrors import STORAGE_ROOT, mirror_name
+from main.settings import Settings, Upstream
+from main.status.cluster import disk_use_bytes, port_forward, read_config_map_key
+from main.status.engine import check_engine_config
+from main.status.registry import (
+    DEFAULT_PAGE_SIZE,
+    list_repositories,
+    list_tags,
+    read_proxy_counters,
+)
+from main.status.report import MirrorStatus, StatusReport
+
+__all__ = ["collect_status", "expected_mirrors"]
+
+HTTP_TIMEOUT = 15.0
+ENGINE_CONFIG_KEY = "engine.json"
+
+
+@dataclass(frozen=True)
+class _Endpoints:
+    base_url: str
+    debug_url: str | None
+
+
+def expected_mirrors(settings: Settings) -> dict[str, str]:
+    """Return the mirror `host:port` that the engine should use per upstream."""
+    return {u.registry: settings.mirror_address(u) for u in settings.upstreams}
+
+
+async def collect_status(
+    settings: Settings,
+    *,
+    kubectl: Kubectl | None = None,
+    mirror_urls: Mapping[str, str] | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> StatusReport:
+    """Read every mirror of the settings, and the engine config if `kubectl` is set.
+
+    `mirror_urls` replaces the URL of single mirrors by registry name.
+    """
+    urls = dict(mirror_urls or {})
+    mirrors = []
+    async with httpx.AsyncClient(trust_env=False, timeout=HTTP_TIMEOUT) as client:
+        for upstream in settings.upstreams:
+            async with _endpoints(settings, upstream, kubectl, urls) as endpoints:
+                mirrors.append(
+                    await _mirror_status(
+                        client, settings, upstream, endpoints, kubectl, page_size
+                    )
+                )
+    if kubectl is None:
+        return StatusReport(mirrors, None, "pass --kubeconfig to read engine.json")
+    text = await read_config_map_key(
+        kubectl, settings.namespaces.engine, ENGINE_NAME, ENGINE_CONFIG_KEY
+    )
+    return StatusReport(mirrors, check_engine_config(text, expected_mirrors(settings)))
+
+
+@asynccontextmanager
+async def _endpoints(
+    settings: Settings,
+    upstream: Upstream,
+    kubectl: Kubectl | None,
+    urls: Mapping[str, str],
+) -> AsyncIterator[_Endpoints]:
+    if upstream.registry in urls or kubectl is None:
+        default = f"http://{settings.service_address(upstream)}"
+        yield _Endpoints(urls.get(upstream.registry, default), None)
+        return
+    ports = [settings.mirror.port, settings.mirror.debug_port]
+    resource = f"deployment/{mirror_name(upstream)}"
+    async with port_forward(
+        kubectl, settings.namespaces.mirrors, resource, ports
+    ) as local:
+        yield _Endpoints(
+            f"http://127.0.0.1:{local[ports[0]]}",
+            f"http://127.0.0.1:{local[ports[1]]}",
+        )
+
+
+async def _mirror_status(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    upstream: Upstream,
+    endpoints: _Endpoints,
+    kubectl: Kubectl | None,
+    page_size: int,
+) -> MirrorStatus:
+    repositories = await list_repositories(
+        client, endpoints.base_url, page_size=page_size
+    )
+    tags = {
+        name: await list_tags(
+            client, endpoints.base_url, name, page_size=page_size, max_pages=1
+        )
+        for name in repositories.items
+    }
+    counters = None
+    note = ""
+    if endpoints.debug_url is None:
+        note = "pass --kubeconfig to read the counters and disk use"
+    else:
+        try:
+            counters = await read_proxy_counters(client, endpoints.debug_url)
+        except RegistryError as exc:
+            note = f"counters unknown: {exc}"
+    disk_bytes = None
+    if kubectl is not None:
+        disk_bytes = await disk_use_bytes(
+            kubectl,
+            settings.namespaces.mirrors,
+            f"deployment/{mirror_name(upstream)}",
+            STORAGE_ROOT,
+        )
+    return MirrorStatus(
+        registry=upstream.registry,
+        url=endpoints.base_url,
+        size=upstream.size or settings.storage.size,
+        repositories=repositories,
+        tags=tags,
+        counters=counters,
+        disk_bytes=disk_bytes,
+        note=note,
+    )
