@@ -28,6 +28,7 @@ from dagger import (
 from main.cli.assignments import parse_assignments
 from main.errors import UsageError
 from main.render import render_manifests
+from main.render.engine_objects import ENGINE_NAME
 from main.render.mirrors import (
     CONFIG_DIRECTORY,
     MIRROR_USER,
@@ -167,7 +168,9 @@ class RegistryMirror:
     ) -> str:
         """Apply the rendered manifests with server-side apply; prune and wait."""
         args = ["deploy", f"--kubeconfig={KUBECONFIG_PATH}"]
-        args += [f"--rollout-timeout={rollout_timeout}"]
+        # This function runs inside an engine, which may be the one it updates;
+        # that engine restarts only after this session ends.
+        args += [f"--rollout-timeout={rollout_timeout}", f"--no-wait={ENGINE_NAME}"]
         if dry_run:
             args.append("--dry-run")
         return await (

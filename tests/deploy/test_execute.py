@@ -174,3 +174,23 @@ async def test_failed_rollout_names_the_workload(
     assert message.startswith("1 of 1 workloads did not roll out within 5s")
     assert "Deployment.apps registry-mirror/mirror-docker-io" in message
     assert "timed out waiting for the condition" in message
+
+
+@pytest.mark.anyio
+async def test_no_wait_skips_named_workload(fake_kubectl: Kubectl) -> None:
+    lines: list[str] = []
+
+    await run_deploy(
+        MANIFESTS,
+        fake_kubectl,
+        dry_run=False,
+        no_wait=("mirror-docker-io",),
+        echo=lines.append,
+    )
+
+    assert "rollout status" not in _verbs(fake_kubectl)
+    assert lines[-1] == (
+        "not waiting for Deployment.apps registry-mirror/mirror-docker-io; check "
+        "it with `kubectl rollout status deployment.apps/mirror-docker-io "
+        "--namespace=registry-mirror`"
+    )

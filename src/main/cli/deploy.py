@@ -59,6 +59,13 @@ def deploy(
         min=1,
         help="Seconds each workload may take to roll out.",
     ),
+    no_wait: list[str] = typer.Option(
+        [],
+        help=(
+            "Name of a workload not to wait for, such as dagger-engine when the "
+            "deploy runs inside that engine; repeatable."
+        ),
+    ),
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] = SET_OPTION,
 ) -> None:
@@ -72,6 +79,7 @@ def deploy(
             Kubectl(path),
             dry_run=dry_run,
             rollout_timeout=rollout_timeout,
+            no_wait=no_wait,
             echo=lambda line: print(line, flush=True),
         )
     )

@@ -9,7 +9,7 @@ against an empty cluster and says that nothing was validated.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import anyio
 
@@ -32,9 +32,14 @@ async def run_deploy(
     *,
     dry_run: bool,
     rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
+    no_wait: Collection[str] = (),
     echo: Callable[[str], None] = print,
 ) -> Plan:
     """Deploy `manifests` (file name to YAML) and return the plan that was carried out.
+
+    Workloads named in `no_wait` are applied but not waited for: a deploy that
+    runs inside the Dagger engine cannot wait for that engine's own restart,
+    which only begins once the deploy's session ends.
 
     Raises ClusterError when the cluster cannot be reached (except for a dry
     run), rejects an object, or a rollout does not finish in time.
@@ -65,7 +70,15 @@ async def run_deploy(
     for obj in plan.to_prune:
         await kubectl.delete(obj, dry_run=False)
         echo(f"pruned {obj.key}")
-    await _wait_for_rollouts(rendered, kubectl, rollout_timeout, echo)
+    workloads = [obj for obj in rendered if obj.rolls_out]
+    for obj in workloads:
+        if obj.key.name in no_wait:
+            echo(
+                f"not waiting for {obj.key}; check it with `kubectl rollout status "
+                f"{obj.key.resource} --namespace={obj.key.namespace}`"
+            )
+    waited = [obj for obj in workloads if obj.key.name not in no_wait]
+    await _wait_for_rollouts(waited, kubectl, rollout_timeout, echo)
     return plan
 
 
@@ -84,7 +97,7 @@ async def _validate(plan: Plan, kubectl: Kubectl) -> None:
 
 
 async def _wait_for_rollouts(
-    rendered: list[KubeObject],
+    workloads: list[KubeObject],
     kubectl: Kubectl,
     rollout_timeout: float,
     echo: Callable[[str], None],
@@ -94,7 +107,6 @@ async def _wait_for_rollouts(
     Failures are collected and raised as one ClusterError after all waits end,
     so that the message names every workload that did not roll out.
     """
-    workloads = [obj for obj in rendered if obj.rolls_out]
     failures: list[str] = []
 
     async def wait(obj: KubeObject) -> None:
