@@ -4,7 +4,7 @@ The push follows the distribution API: for each blob a HEAD request skips
 content the repository already has, otherwise a POST opens an upload and one
 PUT streams the file with its digest (a monolithic upload). Manifests go next,
 by digest, and the tagged manifest or index goes last, so a registry never
-sees a manifest that refers to missing content.
+receives a manifest that refers to missing content.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import httpx
 
-from main.errors import RegistryError, UsageError
+from main.errors import RegistryError, RegistryMirrorError, UsageError
 from main.oci.media import INDEX_TYPES, MANIFEST_TYPES
 
 __all__ = ["PushResult", "push_layout"]
@@ -35,7 +35,7 @@ _ERROR_BODY_MAX_CHARS = 300
 
 @dataclass(frozen=True)
 class PushResult:
-    """What a push did: the tagged digest and the blobs sent or skipped."""
+    """The outcome of a push: the tagged digest and the blobs sent or skipped."""
 
     digest: str
     uploaded_blobs: int
@@ -73,9 +73,13 @@ async def push_layout(
     pusher = _Pusher(client, base_url.rstrip("/"), repository)
 
     limiter = anyio.CapacityLimiter(max_concurrent_uploads)
-    async with anyio.create_task_group() as group:
-        for blob in blobs:
-            group.start_soon(pusher.push_blob, blob, limiter)
+    try:
+        async with anyio.create_task_group() as group:
+            for blob in blobs:
+                group.start_soon(pusher.push_blob, blob, limiter)
+    except ExceptionGroup as errors:
+        # Concurrent uploads usually fail for one reason; report the first.
+        raise _first_project_error(errors) from None
 
     # Children before parents: a registry checks that referenced content exists.
     for manifest in manifests:
@@ -166,10 +170,20 @@ class _Pusher:
             detail = " ".join(response.text.split())[:_ERROR_BODY_MAX_CHARS]
             msg = (
                 f"push to {self._repository} failed: {method} {url} returned "
-                f"{response.status_code} {detail}".rstrip()
+                f"{response.status_code}: {detail or 'no detail'}"
             )
             raise RegistryError(msg, url=str(url), status=response.status_code)
         return response
+
+
+def _first_project_error(errors: ExceptionGroup[Exception]) -> Exception:
+    """Return the first RegistryMirrorError in the group, else the group."""
+    for error in errors.exceptions:
+        if isinstance(error, ExceptionGroup):
+            error = _first_project_error(error)
+        if isinstance(error, RegistryMirrorError):
+            return error
+    return errors
 
 
 @contextmanager

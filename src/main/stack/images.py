@@ -6,7 +6,9 @@ official images:
 - linux/amd64 is a minbase root that mmdebstrap builds with the maintainer
   scripts run, plus the packages the spec adds.
 - linux/arm64/v8 unpacks the same package names for arm64 with mmdebstrap's
-  extract variant, which runs no arm64 code, so no emulator is needed. Files
+  extract variant, which runs no arm64 code, so no emulator is needed. Names
+  that arm64 lacks (x86-only libraries) are left out, and apt adds the arm64
+  counterparts that dependencies call for. Files
   that the amd64 maintainer scripts created (users and groups, alternatives
   links, byte-compiled Python) are copied in unless their path or name is
   specific to x86.
@@ -52,7 +54,12 @@ from main.stack.layout import (
     write_image,
     write_index,
 )
-from main.stack.rootfs import RootfsRequest, build_rootfs, debian_sources
+from main.stack.rootfs import (
+    RootfsRequest,
+    build_rootfs,
+    check_mmdebstrap,
+    debian_sources,
+)
 
 __all__ = [
     "DEFAULT_IMAGES",
@@ -69,29 +76,37 @@ logger = logging.getLogger(__name__)
 
 # Raise when the same spec starts to produce different layouts, so that the
 # cache keys change and old layouts are not reused.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 3
 # 2025-05-20T00:00:00Z: the creation time in every config and the latest
 # file modification time, so rebuilds of the same packages give equal digests.
 DEFAULT_EPOCH = 1747699200
 DEFAULT_BUILD_TIMEOUT = 1800.0
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-# One layer per root path, in this order; a path goes to the longest root that
-# contains it, and "" takes the rest (/etc, /var, the merged-/usr links, ...).
+# One layer per root path, in this order. A path goes to the longest root that
+# contains it, and "" takes the rest: /etc, /var, the merged-/usr links.
 LAYER_ROOTS = ("", "usr/share", "usr", "usr/lib")
 
-# What dpkg path-exclude rules keep out of Debian's slim images: documentation,
-# manual pages and translations, except the copyright files.
+# Paths left out of slim images, as debuerreotype (the builder of Docker Hub's
+# Debian images) lists them in its .slimify-excludes and .slimify-includes:
+# documentation, manual pages and translations, but not the copyright files.
 SLIM_EXCLUDE = (
     "usr/share/doc/*",
     "usr/share/groff/*",
     "usr/share/info/*",
     "usr/share/linda/*",
-    "usr/share/lintian/*",
+    "usr/share/lintian/overrides/*",
     "usr/share/locale/*",
     "usr/share/man/*",
 )
-SLIM_KEEP = ("usr/share/doc/*/copyright", "usr/share/locale/locale.alias")
+SLIM_KEEP = (
+    "usr/share/doc/*/copyright",
+    "usr/share/locale/all_languages",
+    "usr/share/locale/currency/*",
+    "usr/share/locale/l10n/*",
+    "usr/share/locale/languages",
+    "usr/share/locale/locale.alias",
+)
 
 # Files from the amd64 root that must not reach the arm64 root. The dpkg
 # database lists amd64 packages and paths, so the arm64 root has none.
@@ -223,6 +238,7 @@ async def ensure_image(
         reporter.finish(f"using the cached image in {target}")
         return cached
 
+    check_mmdebstrap()
     work_dir = _make_work_dir(cache_dir, target.name)
     try:
         built = await _build(spec, sources, work_dir, reporter, mmdebstrap_timeout)
@@ -294,7 +310,7 @@ async def _build(
     async with anyio.create_task_group() as group:
         reporter.step("writing the linux/amd64 layers")
         group.start_soon(write_amd64)
-        reporter.step(f"unpacking the same {len(packages)} packages for linux/arm64")
+        reporter.step(f"unpacking the {len(packages)} amd64 packages for linux/arm64")
         request = RootfsRequest(
             spec.suite, "arm64", "extract", packages, sources, spec.epoch
         )

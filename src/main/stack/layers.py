@@ -42,9 +42,8 @@ __all__ = [
     "write_layer",
 ]
 
-# The level of `gzip` and Go's compress/gzip default, which Docker uses.
+# The default level of gzip(1) and zlib.
 GZIP_LEVEL = 6
-_COPY_CHUNK = 1024 * 1024
 # Extended attributes (file capabilities, ACLs) matter; atime and ctime do not.
 _KEPT_PAX_PREFIX = "SCHILY.xattr."
 
@@ -118,8 +117,8 @@ def drop_paths(
     """Return the tree without paths matching `exclude`, unless they match `keep`.
 
     Patterns are shell-style and `*` also matches `/`, so `usr/share/man/*`
-    covers the whole subtree. Directories that still hold kept files come back
-    when the layers are split.
+    covers the whole subtree. Directories that still contain kept files come
+    back when the layers are split.
     """
     return {
         name: entry
@@ -133,12 +132,15 @@ def add_missing(
 ) -> dict[str, Entry]:
     """Return the tree completed with donor paths it lacks.
 
-    Donor paths matching `skip` are not added, and neither are paths whose
-    parent directory is missing from the result.
+    Donor paths matching `skip` are not added, nor symbolic links whose target
+    matches, nor paths whose parent directory is missing from the result.
     """
     merged = dict(tree)
     for name in sorted(donor):
+        header = donor[name].header
         if name in merged or _matches(name, skip):
+            continue
+        if header.issym() and _matches(header.linkname.lstrip("/"), skip):
             continue
         parent = _parent(name)
         if parent and not (parent in merged and merged[parent].header.isdir()):

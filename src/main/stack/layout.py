@@ -2,7 +2,7 @@
 
 An OCI image layout is a directory with an `oci-layout` marker, an
 `index.json` that names the images it holds, and content-addressed blobs under
-`blobs/sha256/`. Each layout written here holds one multi-platform image: an
+`blobs/sha256/`. Each layout written here contains one multi-platform image: an
 OCI image index whose manifests each have a config and gzip layers, the shape
 of Docker Hub's official images. The tag is stored in the
 `org.opencontainers.image.ref.name` annotation of `index.json`, which skopeo
@@ -153,7 +153,7 @@ class ImageLayout:
         return tuple(unique.values())
 
     def blob_path(self, digest: str) -> Path:
-        """Return the file that holds the blob with `digest`."""
+        """Return the path of the blob with `digest`."""
         algorithm, _, encoded = digest.partition(":")
         return self.path / "blobs" / algorithm / encoded
 
@@ -169,7 +169,7 @@ def write_image(
 ) -> Descriptor:
     """Write the config and manifest of one platform; return the manifest.
 
-    `created_by` holds one history entry per layer, such as the command that
+    `created_by` has one history entry per layer, such as the command that
     produced its files. The layer blobs must already be in the layout.
     """
     created = _timestamp(epoch)

@@ -15,8 +15,10 @@ in the `usrmerge` package and Perl.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -35,6 +37,7 @@ __all__ = [
     "MERGED_USR_HOOKS",
     "RootfsRequest",
     "build_rootfs",
+    "check_mmdebstrap",
     "debian_sources",
     "mmdebstrap_command",
 ]
@@ -45,15 +48,20 @@ INSTALL_HINT = "apt-get install -y mmdebstrap"
 MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/merged-usr")
 DEFAULT_MIRROR = "http://deb.debian.org"
 
-# apt's own defaults wait 120 s per connection and never retry.
+# A stalled mirror connection fails after 60 s, and apt retries a failed
+# download up to three times.
 _APT_OPTIONS = ('Acquire::http::Timeout "60"', 'Acquire::Retries "3"')
 _STOP_GRACE_SECONDS = 20.0
 _ERROR_TAIL_LINES = 5
+_ERROR_LINE_MAX_CHARS = 200
+# One run that finds the unknown packages, one without them, one spare.
+_MAX_ATTEMPTS = 3
+_UNKNOWN_PACKAGE = re.compile(r"E: Unable to locate package (\S+)")
 
 
 @dataclass(frozen=True)
 class RootfsRequest:
-    """What mmdebstrap installs: suite, Debian architecture, variant, packages."""
+    """A root filesystem to build: suite, Debian architecture, variant, packages."""
 
     suite: str
     architecture: str
@@ -85,6 +93,9 @@ def mmdebstrap_command(
     With `package_list`, a hook writes the installed package names there, one
     per line, read from the new root's dpkg database.
     """
+    # mmdebstrap runs only extract hooks for the extract variant, and
+    # customize hooks (after all installs) for the others.
+    hook = "--customize-hook" if request.installs else "--extract-hook"
     command = [
         "mmdebstrap",
         "--mode=unshare",
@@ -93,11 +104,18 @@ def mmdebstrap_command(
         f"--architectures={request.architecture}",
         f"--hook-dir={MERGED_USR_HOOKS}",
         # The host's copies would make the tarball differ from host to host.
-        '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
+        f'{hook}=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
     ]
     command += [f"--aptopt={option}" for option in _APT_OPTIONS]
     if request.packages:
         command.append(f"--include={','.join(request.packages)}")
+    if not request.installs:
+        # The merged-usr hook registers a placeholder usr-is-merged package
+        # that a later install step would replace; extract has no such step.
+        command.append(
+            f'{hook}=rm -f "$1"/var/lib/dpkg/info/usr-is-merged.* '
+            '&& : > "$1/var/lib/dpkg/status"'
+        )
     if package_list is not None:
         query = (
             'dpkg-query --admindir="$1/var/lib/dpkg" --show '
@@ -118,24 +136,42 @@ async def build_rootfs(
 ) -> tuple[str, ...]:
     """Write the root filesystem of `request` as a tarball to `output`.
 
-    Returns the names of the installed packages, sorted; for the extract
-    variant, which registers nothing with dpkg, the requested packages.
+    Returns the names of the installed packages, sorted. The extract variant
+    registers nothing with dpkg, so for it the names are the requested ones
+    that the architecture has: names that apt cannot find there (such as
+    amd64's `libquadmath0` on arm64) are left out and the run is repeated.
     mmdebstrap keeps its temporary root under `work_dir`; `time_limit` bounds
-    the run, in seconds.
+    each run, in seconds.
     """
-    _check_installed()
+    check_mmdebstrap()
     package_list = work_dir / f"packages-{request.architecture}.txt"
-    command = mmdebstrap_command(
-        request, output, package_list if request.installs else None
-    )
     env = {
         **os.environ,
         "SOURCE_DATE_EPOCH": str(request.epoch),
         "TMPDIR": str(work_dir),
     }
     what = f"{request.variant} {request.suite} for {request.architecture}"
-    logger.info("running mmdebstrap: %s", what)
-    await _run(command, env, what=what, time_limit=time_limit, on_line=on_line)
+
+    for _attempt in range(_MAX_ATTEMPTS):
+        command = mmdebstrap_command(
+            request, output, package_list if request.installs else None
+        )
+        logger.info("running mmdebstrap: %s", what)
+        returncode, lines = await _run(command, env, what, time_limit, on_line)
+        if returncode == 0:
+            break
+        missing = set() if request.installs else _unknown_packages(lines)
+        if not missing:
+            raise _failure(what, returncode, lines)
+        logger.warning(
+            "packages not available for %s, leaving them out: %s",
+            request.architecture,
+            ", ".join(sorted(missing)),
+        )
+        kept = tuple(name for name in request.packages if name not in missing)
+        request = dataclasses.replace(request, packages=kept)
+    else:
+        raise _failure(what, returncode, lines)
 
     if not request.installs:
         return tuple(sorted(request.packages))
@@ -143,7 +179,8 @@ async def build_rootfs(
     return tuple(sorted(set(names)))
 
 
-def _check_installed() -> None:
+def check_mmdebstrap() -> None:
+    """Raise StackError with the install command unless mmdebstrap is usable."""
     if shutil.which("mmdebstrap") is None:
         msg = f"mmdebstrap not found; install it with: {INSTALL_HINT}"
         raise StackError(msg)
@@ -158,12 +195,11 @@ def _check_installed() -> None:
 async def _run(
     command: Sequence[str],
     env: dict[str, str],
-    *,
     what: str,
     time_limit: float,
     on_line: Callable[[str], None] | None,
-) -> None:
-    """Run `command`, passing each output line on, and raise on failure."""
+) -> tuple[int, list[str]]:
+    """Run `command`, passing each output line on; return status and lines."""
     lines: list[str] = []
 
     def keep(line: str) -> None:
@@ -194,12 +230,22 @@ async def _run(
     finally:
         with anyio.CancelScope(shield=True):
             await _stop(process)
+    return returncode, lines
 
-    if returncode != 0:
-        errors = [line for line in lines if line.startswith("E:")]
-        detail = " | ".join((errors or lines)[-_ERROR_TAIL_LINES:])
-        msg = f"mmdebstrap ({what}) failed with exit status {returncode}: {detail}"
-        raise StackError(msg)
+
+def _unknown_packages(lines: Sequence[str]) -> set[str]:
+    """Return the names in apt's "Unable to locate package NAME" errors."""
+    found = (_UNKNOWN_PACKAGE.match(line) for line in lines)
+    return {match.group(1) for match in found if match}
+
+
+def _failure(what: str, returncode: int, lines: Sequence[str]) -> StackError:
+    errors = [line for line in lines if line.startswith("E:")]
+    # apt repeats its whole command line in some errors; keep the start.
+    shown = [line[:_ERROR_LINE_MAX_CHARS] for line in (errors or lines)]
+    detail = " | ".join(shown[-_ERROR_TAIL_LINES:])
+    msg = f"mmdebstrap ({what}) failed with exit status {returncode}: {detail}"
+    return StackError(msg)
 
 
 async def _read_lines(
