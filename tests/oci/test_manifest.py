@@ -2,6 +2,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from main.errors import ManifestNotFoundError, RegistryError
 from main.oci.manifest import (
@@ -355,3 +357,47 @@ def test_select_manifest_ignores_non_manifest_entries() -> None:
 
     with pytest.raises(ManifestNotFoundError, match="offers: none"):
         select_manifest(index, parse_platform("linux/amd64"), url=URL)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(data=st.binary(max_size=300), header=st.sampled_from([None, OCI_INDEX, "x/y"]))
+def test_arbitrary_bytes_fail_as_registry_error(
+    data: bytes, header: str | None
+) -> None:
+    message = ""
+    try:
+        parse_manifest(data, header, url=URL)
+    except RegistryError as error:
+        message = str(error)
+
+    assert "\n" not in message
+
+
+@given(
+    document=st.fixed_dictionaries(
+        {"schemaVersion": st.sampled_from([2, 1, "2"])},
+        optional={
+            "mediaType": st.sampled_from([OCI_INDEX, OCI_MANIFEST, "x"]),
+            "manifests": _JSON_VALUES,
+            "config": _JSON_VALUES,
+            "layers": _JSON_VALUES,
+        },
+    )
+)
+def test_arbitrary_documents_fail_as_registry_error(document: dict[str, Any]) -> None:
+    message = ""
+    try:
+        parse_manifest(encode(document), None, url=URL)
+    except RegistryError as error:
+        message = str(error)
+
+    assert "\n" not in message
