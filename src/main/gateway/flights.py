@@ -271,9 +271,7 @@ class FlightTable:
         if self._running.get(flight.key) is flight:
             del self._running[flight.key]
         flight.finished_at = self._clock()
-        keep = (
-            flight.state is FlightState.COMPLETE and self._max_age_for(flight.key) > 0
-        )
+        keep = flight.state is FlightState.COMPLETE and self._retention(flight.key) > 0
         if not keep:
             flight.discard()
             return
