@@ -107,7 +107,7 @@ async def test_proxy_counters_show_pulls(
     debug_url = f"http://{mirror.config.debug_address}"
     before = await read_proxy_counters(client, debug_url)
 
-    await _pull(client, mirror.base_url, image)
+    await pull(client, mirror.base_url, image)
     after = await read_proxy_counters(client, debug_url)
 
     assert before is not None
@@ -122,7 +122,7 @@ async def test_mirror_catalog_lists_pulled_repository(
     client: httpx.AsyncClient, upstream_registry: str, mirror: RegistryServer
 ) -> None:
     image = await push_synthetic_image(upstream_registry, layer_sizes=SMALL_LAYERS)
-    await _pull(client, mirror.base_url, image)
+    await pull(client, mirror.base_url, image)
 
     # The proxy stores what it fetched after answering, so poll briefly.
     listing = await list_repositories(client, mirror.base_url)
@@ -135,9 +135,7 @@ async def test_mirror_catalog_lists_pulled_repository(
     assert listing.items == ("library/synthetic",)
 
 
-async def _pull(
-    client: httpx.AsyncClient, base_url: str, image: SyntheticImage
-) -> None:
+async def pull(client: httpx.AsyncClient, base_url: str, image: SyntheticImage) -> None:
     manifest = await client.get(
         f"{base_url}/v2/{image.name}/manifests/{image.tag}",
         headers={"accept": OCI_MANIFEST},

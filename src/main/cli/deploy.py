@@ -127,7 +127,9 @@ def status(
         _explain_legacy(legacy_config, legacy_mount_path, expected_mirrors(settings))
     path = _optional_kubeconfig(kubeconfig)
     kubectl = Kubectl(path) if path is not None else None
-    urls = parse_assignments(mirror)
+    urls = parse_assignments(
+        mirror, option="--mirror", example="docker.io=http://127.0.0.1:5000"
+    )
 
     report = anyio.run(
         lambda: collect_status(
