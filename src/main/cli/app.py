@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "main.cli.stack",
     "main.cli.render",
     "main.cli.deploy",
+    "main.cli.gateway",
 )
 
 EXIT_FAILURE = 1
