@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "main.cli.render",
     "main.cli.deploy",
     "main.cli.gateway",
+    "main.cli.warm",
 )
 
 EXIT_FAILURE = 1
