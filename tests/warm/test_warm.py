@@ -76,7 +76,7 @@ async def test_warm_unknown_tag_reports_error(
 @pytest.mark.anyio
 async def test_warm_without_mirror_for_registry_rejected() -> None:
     async with new_http_client() as http:
-        with pytest.raises(UsageError, match="no mirror for registry ghcr.io"):
+        with pytest.raises(UsageError, match=r"no mirror for registry ghcr\.io"):
             await warm_images(http, parse_images(["ghcr.io/org/x:1"]), {})
 
 

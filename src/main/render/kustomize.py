@@ -3,8 +3,9 @@
 File names start with a number that gives the apply order, and
 `kustomization.yaml` lists them in that order: namespaces first, then the
 NetworkPolicies, then one file per mirror, then the engine. Applied in this
-order, the policies exist before any pod starts. Each file is a stream of YAML documents with keys in a fixed order,
-so the same settings always give byte-identical files.
+order, the policies exist before any pod starts. Each file is a stream of
+YAML documents with keys in a fixed order, so the same settings always give
+byte-identical files.
 """
 
 from __future__ import annotations
