@@ -3,7 +3,7 @@
 dagger.json's `engineVersion` is the pin. The Python SDK (`dagger-io` in
 pyproject.toml and uv.lock), the engine image of the rendered manifests and
 of the checked-in k8s/ base, and the Dagger CLI of the workflows must all be
-that version; each test names the place that drifted.
+that version. Each test names the place that drifted.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tests of the Dagger module's registration, run by the SDK without an engine.
 
 The SDK registers a module by building a chain of lazy API calls (module,
-withObject, withFunction, withArg, ...) and sending it when it asks for the
+withObject, withFunction, withArg, ...) and sending it when it requests the
 module's ID. Here `Module.id` is replaced, so the chain that dagger-io builds
 for this module is captured and read instead of sent.
 """

@@ -71,7 +71,7 @@ KUBECONFIG_PATH = "/run/secrets/kubeconfig"
 LEGACY_CONFIG_PATH = "/work/legacy/buildkitd.toml"
 UV_CACHE = "registry-mirror-uv"
 IMAGE_CACHE = "registry-mirror-test-images"
-# Where the image builder keeps the Debian images it built (~/.cache/...).
+# Folder in which the image builder keeps the Debian images it built.
 IMAGE_CACHE_PATH = "/root/.cache/registry-mirror"
 
 Function = TypeVar("Function", bound=Callable[..., Any])

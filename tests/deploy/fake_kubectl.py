@@ -1,7 +1,7 @@
 """A stand-in for kubectl that keeps cluster state in a JSON file.
 
 The deploy tests run it as the `kubectl` binary: it records every call in
-calls.jsonl, answers `get` from state.json, and changes state.json on
+calls.jsonl, returns objects from state.json for `get`, and changes state.json on
 `apply` and `delete` unless `--dry-run=server` is given. The environment
 variable FAKE_KUBECTL_FAIL_ROLLOUT makes every `rollout status` fail.
 """

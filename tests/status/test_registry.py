@@ -58,7 +58,7 @@ async def test_catalog_stops_after_max_pages(
 async def test_page_size_over_registry_limit_is_explained(
     client: httpx.AsyncClient, five_repositories: str
 ) -> None:
-    # distribution 2.8 answers 400 to n above catalog.maxentries (1000).
+    # distribution 2.8 returns 400 for n above catalog.maxentries (1000).
     listing = await list_repositories(client, five_repositories, page_size=10000)
 
     assert listing.items == ()
@@ -124,7 +124,7 @@ async def test_mirror_catalog_lists_pulled_repository(
     image = await push_synthetic_image(upstream_registry, layer_sizes=SMALL_LAYERS)
     await pull(client, mirror.base_url, image)
 
-    # The proxy stores what it fetched after answering, so poll briefly.
+    # The proxy stores what it fetched after it responds, so poll briefly.
     listing = await list_repositories(client, mirror.base_url)
     for _ in range(40):
         if listing.items:

@@ -2,8 +2,8 @@
 
 The plan comes first and is printed before anything changes. A dry run stops
 after it, once the API server has validated the plan with a server-side dry
-run; when the cluster cannot be reached, a dry run still prints the plan
-against an empty cluster and says that nothing was validated.
+run. When the cluster cannot be reached, a dry run still prints the plan
+against an empty cluster and states that the API server validated nothing.
 """
 
 from __future__ import annotations

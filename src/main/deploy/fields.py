@@ -3,9 +3,9 @@
 Server-side apply changes an object in two ways: it sets every field of the
 applied configuration, and it removes the fields that the same field manager
 set before but no longer sends. The first shows as a rendered value that the
-live object lacks or holds differently. The second shows in the live object's
-`metadata.managedFields`: a field owned by this manager that the rendered
-object no longer has.
+live object lacks or contains with another value. The second shows in the
+live object's `metadata.managedFields`: a field owned by this manager that
+the rendered object no longer has.
 
 Fields that the API server adds (defaults, status, annotations of
 controllers) are not differences: only what the rendered object contains or
@@ -60,8 +60,9 @@ _SERVER_METADATA = frozenset(
 def changed_fields(rendered: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
     """Return the paths of rendered fields that the live object lacks or differs in.
 
-    Lists of mappings that all have a `name` are matched by name, as the API
-    merges containers, volumes and ports; other lists compare item by item.
+    Lists of mappings that all have a `name` are matched by name, because the
+    API merges containers, volumes and ports by name. Other lists are compared
+    item by item.
     """
     return list(_diff(rendered, live, ""))
 

@@ -71,7 +71,7 @@ class Kubectl:
         return result.stdout.decode("utf-8", "replace")
 
     async def unreachable_reason(self) -> str | None:
-        """Return why the API server cannot be reached, or None if it answers."""
+        """Return why the API server cannot be reached, or None if it responds."""
         try:
             await self.run(["get", "--raw=/readyz"], time_limit=min(self.timeout, 20.0))
         except ClusterError as exc:

@@ -29,7 +29,7 @@ _SHOWN_FIELDS_MAX = 5
 
 
 class Action(enum.StrEnum):
-    """What a deploy does to one object."""
+    """Action of a deploy on one object."""
 
     CREATE = "create"
     UPDATE = "update"
@@ -94,8 +94,8 @@ def compute_plan(
 ) -> Plan:
     """Compare rendered objects with the cluster.
 
-    `live` holds the current body of each rendered object that exists.
-    `managed` holds every live object labelled as managed by this tool; those
+    `live` contains the current body of each rendered object that exists.
+    `managed` contains every live object labelled as managed by this tool; those
     that are no longer rendered are pruned, except Namespaces, which are kept
     because deleting one deletes everything in it, whoever created it.
     """

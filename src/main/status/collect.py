@@ -3,8 +3,8 @@
 With a kubeconfig, each mirror is reached through `kubectl port-forward`
 (registry API and debug server), its disk use is read with `du` in the pod,
 and the engine's `engine.json` is read from its ConfigMap. Without one, the
-mirrors are reached at their URLs, which from inside the engine (where a
-Dagger function runs) are the rendered Service addresses; counters, disk use
+mirrors are reached at their URLs. From inside the engine, where a Dagger
+function runs, those are the rendered Service addresses. Counters, disk use
 and the engine config are then unknown.
 """
 

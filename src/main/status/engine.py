@@ -1,9 +1,9 @@
 """Check that the engine's `engine.json` sends each upstream through its mirror.
 
-The engine uses a mirror only when the upstream's entry lists it and, for a
-plain-HTTP mirror, when the mirror's own entry sets `"http": true`; otherwise
-it dials the mirror over HTTPS, fails, and pulls from the upstream without a
-word (`engine/server/registryhosts.go` in Dagger v0.21.8).
+The engine uses a mirror only when the upstream's entry lists it. A
+plain-HTTP mirror also needs `"http": true` on its own entry. Otherwise the
+engine dials the mirror over HTTPS, fails, and pulls from the upstream
+without a warning (`engine/server/registryhosts.go` in Dagger v0.21.8).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["EngineRoute", "check_engine_config"]
 
 @dataclass(frozen=True)
 class EngineRoute:
-    """How the engine pulls from one upstream registry."""
+    """Route by which the engine pulls from one upstream registry."""
 
     registry: str
     uses_mirror: bool

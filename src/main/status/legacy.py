@@ -13,9 +13,9 @@ at v0.21.8 (the file format is unchanged in the pinned 0.21.11):
 - A mirror written as a URL keeps only its host: the scheme is dropped
   (`extractMirrorHostAndPath` in `engine/server/registryhosts.go`). The
   engine then dials the mirror over HTTPS unless the mirror host's own
-  registry entry sets `http = true`; an entry only on the upstream is used for
-  the mirror only when the mirror has none, and then also sends the upstream
-  itself over plain HTTP.
+  registry entry sets `http = true`. The upstream's entry applies to the
+  mirror only when the mirror has no entry of its own, and then the engine
+  also sends requests to the upstream itself over plain HTTP.
 - A mirror that fails is skipped and the engine pulls from the upstream, so
   every one of these mistakes is silent.
 
@@ -65,8 +65,8 @@ def explain_legacy_config(
     """Explain what an old `buildkitd.toml` did wrong.
 
     `mirrors` maps each upstream registry to the `host:port` of the mirror
-    that registry-mirror renders for it; `mount_path` is where the old file
-    was mounted in the engine container.
+    that registry-mirror renders for it. `mount_path` is the path at which the
+    old file was mounted in the engine container.
     """
     registries = _registries(text, source)
     findings: list[Finding] = []

@@ -1,4 +1,4 @@
-"""Read what a mirror holds over the registry API, page by page.
+"""Read the contents of a mirror over the registry API, page by page.
 
 `/v2/_catalog` lists the repositories a mirror has stored. `tags/list` on a
 proxy asks the upstream first and lists local tags only when the upstream

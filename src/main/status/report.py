@@ -17,7 +17,7 @@ SHOWN_TAGS = 5
 
 @dataclass(frozen=True)
 class MirrorStatus:
-    """What one mirror holds and how much it has served."""
+    """Contents of one mirror and the requests it has served."""
 
     registry: str
     url: str
