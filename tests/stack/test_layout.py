@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import subprocess
@@ -111,8 +112,6 @@ def test_config_names_platform(
 
 
 def test_config_diff_ids_match_layers(layout_dir: Path, layout: ImageLayout) -> None:
-    import gzip
-
     image = layout.platforms[0]
     config = load_blob(layout_dir, image.config.digest)
 
