@@ -15,6 +15,7 @@ from main.stack.images import (
     DEFAULT_IMAGES,
     SMALL_IMAGE,
     BuildStep,
+    arm64_packages,
     default_cache_dir,
     ensure_image,
 )
@@ -68,6 +69,12 @@ def test_cache_name_follows_sources() -> None:
     other = debian_sources("bookworm", "http://127.0.0.1:9")
 
     assert SMALL_IMAGE.cache_name(other) != SMALL_IMAGE.cache_name(SOURCES)
+
+
+def test_arm64_packages_drop_x86_names() -> None:
+    amd64 = ("binutils", "binutils-x86-64-linux-gnu", "libc6", "libquadmath0")
+
+    assert arm64_packages(amd64) == ("binutils", "libc6", "libquadmath0")
 
 
 def test_default_cache_dir_uses_xdg(

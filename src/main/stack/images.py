@@ -22,12 +22,10 @@ partial image, and a later call with the same spec reuses it.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,7 +33,13 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from main.errors import StackError
+from main.stack.image_cache import (
+    default_cache_dir,
+    make_work_dir,
+    publish,
+    read_cached,
+    remove_work_dir,
+)
 from main.stack.layers import (
     Entry,
     LayerBlob,
@@ -76,7 +80,7 @@ logger = logging.getLogger(__name__)
 
 # Raise when the same spec starts to produce different layouts, so that the
 # cache keys change and old layouts are not reused.
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4
 # 2025-05-20T00:00:00Z: the creation time in every config and the latest
 # file modification time, so rebuilds of the same packages give equal digests.
 DEFAULT_EPOCH = 1747699200
@@ -123,6 +127,10 @@ X86_ONLY = (
     "etc/ld.so.cache",
     "var/lib/dpkg/*",
 )
+# Packages that amd64 needs but arm64 does not, such as the x86-64 binutils
+# that build-essential pulls in. arm64 has them as cross tools, so apt would
+# install them rather than report them missing.
+X86_PACKAGES = ("*x86-64*", "*amd64*", "*i386*")
 
 _AMD64 = LayoutPlatform("amd64")
 _ARM64 = LayoutPlatform("arm64", variant="v8")
@@ -156,7 +164,7 @@ class ImageSpec:
             "sources": sources,
             "layer_roots": LAYER_ROOTS,
             "slim": [SLIM_EXCLUDE, SLIM_KEEP],
-            "x86_only": X86_ONLY,
+            "x86_only": [X86_ONLY, X86_PACKAGES],
         }
         key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
         readable = self.reference.replace("/", "_").replace(":", "_")
@@ -204,16 +212,6 @@ class BuildStep:
 ProgressCallback = Callable[[BuildStep], None]
 
 
-def default_cache_dir() -> Path:
-    """Return $XDG_CACHE_HOME/registry-mirror/images, or ~/.cache/... without it."""
-    configured = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says to ignore a relative path.
-    base = Path(configured)
-    if not base.is_absolute():
-        base = Path.home() / ".cache"
-    return base / "registry-mirror" / "images"
-
-
 async def ensure_image(
     spec: ImageSpec,
     cache_dir: Path | None = None,
@@ -233,19 +231,19 @@ async def ensure_image(
     target = cache_dir / spec.cache_name(sources)
     reporter = _Reporter(spec, progress)
 
-    cached = _read_cached(target)
+    cached = read_cached(target)
     if cached is not None:
         reporter.finish(f"using the cached image in {target}")
         return cached
 
     check_mmdebstrap()
-    work_dir = _make_work_dir(cache_dir, target.name)
+    work_dir = make_work_dir(cache_dir, target.name)
     try:
         built = await _build(spec, sources, work_dir, reporter, mmdebstrap_timeout)
-        _publish(built, target)
+        publish(built, target)
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_remove_work_dir, work_dir)
+            await anyio.to_thread.run_sync(remove_work_dir, work_dir)
 
     layout = read_layout(target)
     sizes = ", ".join(
@@ -282,7 +280,7 @@ async def _build(
     sources: tuple[str, ...],
     work_dir: Path,
     reporter: _Reporter,
-    mmdebstrap_timeout: float,
+    time_limit: float,
 ) -> Path:
     """Build both platforms and the index in `work_dir`; return the layout path."""
     layout_dir = work_dir / "layout"
@@ -290,20 +288,19 @@ async def _build(
     added = f" + {', '.join(spec.include)}" if spec.include else ""
 
     reporter.step(f"building the linux/amd64 root with mmdebstrap (minbase{added})")
-    request = RootfsRequest(
+    amd64 = RootfsRequest(
         spec.suite, "amd64", "minbase", spec.include, sources, spec.epoch
     )
-    packages = await build_rootfs(
-        request, amd64_tar, work_dir, time_limit=mmdebstrap_timeout
-    )
+    packages = await build_rootfs(amd64, amd64_tar, work_dir, time_limit=time_limit)
     amd64_tree = await anyio.to_thread.run_sync(_read_tree, spec, amd64_tar)
-
+    arm64 = RootfsRequest(
+        spec.suite, "arm64", "extract", arm64_packages(packages), sources, spec.epoch
+    )
     manifests: dict[str, Descriptor] = {}
-    amd64_command = _command(spec, request)
 
     async def write_amd64() -> None:
         manifests["amd64"] = await _write_platform(
-            spec, _AMD64, amd64_tree, layout_dir, amd64_command
+            spec, _AMD64, amd64_tree, layout_dir, _command(spec, amd64)
         )
 
     # The amd64 layers compress while mmdebstrap downloads the arm64 packages.
@@ -311,16 +308,13 @@ async def _build(
         reporter.step("writing the linux/amd64 layers")
         group.start_soon(write_amd64)
         reporter.step(f"unpacking the {len(packages)} amd64 packages for linux/arm64")
-        request = RootfsRequest(
-            spec.suite, "arm64", "extract", packages, sources, spec.epoch
-        )
-        await build_rootfs(request, arm64_tar, work_dir, time_limit=mmdebstrap_timeout)
+        await build_rootfs(arm64, arm64_tar, work_dir, time_limit=time_limit)
 
     reporter.step("writing the linux/arm64/v8 layers")
     arm64_tree = await anyio.to_thread.run_sync(_read_tree, spec, arm64_tar)
     arm64_tree = add_missing(arm64_tree, amd64_tree, X86_ONLY)
     manifests["arm64"] = await _write_platform(
-        spec, _ARM64, arm64_tree, layout_dir, _command(spec, request)
+        spec, _ARM64, arm64_tree, layout_dir, _command(spec, arm64)
     )
 
     reporter.step("writing the image index")
@@ -328,6 +322,15 @@ async def _build(
     ordered = [manifests["amd64"], manifests["arm64"]]
     write_index(layout_dir, ordered, spec.tag, annotations)
     return layout_dir
+
+
+def arm64_packages(amd64_packages: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the amd64 package names without those matching X86_PACKAGES."""
+    return tuple(
+        name
+        for name in amd64_packages
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in X86_PACKAGES)
+    )
 
 
 def _read_tree(spec: ImageSpec, tar_path: Path) -> dict[str, Entry]:
@@ -378,66 +381,3 @@ def _command(spec: ImageSpec, request: RootfsRequest) -> str:
         parts.append(f"--include=<{len(request.packages)} packages of amd64>")
     parts.append(spec.suite)
     return " ".join(parts)
-
-
-def _read_cached(target: Path) -> ImageLayout | None:
-    if not (target / "index.json").is_file():
-        return None
-    try:
-        return read_layout(target)
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        logger.warning("cached image %s is unreadable (%s); rebuilding it", target, exc)
-        shutil.rmtree(target)
-        return None
-
-
-def _make_work_dir(cache_dir: Path, name: str) -> Path:
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=cache_dir))
-    except OSError as exc:
-        msg = (
-            f"cannot write to the image cache directory {cache_dir}: "
-            f"{exc.strerror}; choose a writable directory or set XDG_CACHE_HOME"
-        )
-        raise StackError(msg) from exc
-
-
-def _publish(built: Path, target: Path) -> None:
-    """Rename the finished layout into place, unless another build won the race."""
-    try:
-        built.rename(target)
-    except OSError:
-        if not (target / "index.json").is_file():
-            raise
-        logger.info("image %s was stored by another build; keeping it", target)
-
-
-def _remove_work_dir(work_dir: Path) -> None:
-    mounts = _mounts_under(work_dir)
-    if mounts:
-        # A recursive delete would follow into a mounted /proc or /dev.
-        logger.error(
-            "not removing %s: %s still mounted there; unmount and delete it",
-            work_dir,
-            ", ".join(mounts),
-        )
-        return
-    shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def _mounts_under(directory: Path) -> list[str]:
-    """Return mount points at or below `directory`, from /proc/self/mountinfo."""
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return []
-    prefix = str(directory.resolve())
-    points = []
-    for line in lines:
-        fields = line.split()
-        # Field 5 is the mount point, with spaces and the like octal-escaped.
-        point = fields[4].encode().decode("unicode_escape") if len(fields) > 4 else ""
-        if point == prefix or point.startswith(f"{prefix}/"):
-            points.append(point)
-    return points

@@ -1,0 +1,107 @@
+"""Store built image layouts in a cache directory, safely against interruption.
+
+A layout is built in a temporary work directory inside the cache directory and
+renamed into place when it is complete. A rename within one file system is
+atomic, so readers see either no layout or a whole one, and two processes that
+build the same image at once keep whichever finished first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from main.errors import StackError
+from main.stack.layout import ImageLayout, read_layout
+
+__all__ = [
+    "default_cache_dir",
+    "make_work_dir",
+    "publish",
+    "read_cached",
+    "remove_work_dir",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """Return $XDG_CACHE_HOME/registry-mirror/images, or ~/.cache/... without it."""
+    configured = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says to ignore a relative path.
+    base = Path(configured)
+    if not base.is_absolute():
+        base = Path.home() / ".cache"
+    return base / "registry-mirror" / "images"
+
+
+def read_cached(target: Path) -> ImageLayout | None:
+    """Return the layout stored at `target`, or None when there is none.
+
+    An unreadable layout is deleted, so that the caller builds it again.
+    """
+    if not (target / "index.json").is_file():
+        return None
+    try:
+        return read_layout(target)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        logger.warning("cached image %s is unreadable (%s); rebuilding it", target, exc)
+        shutil.rmtree(target)
+        return None
+
+
+def make_work_dir(cache_dir: Path, name: str) -> Path:
+    """Create a fresh work directory for building `name` inside `cache_dir`."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=cache_dir))
+    except OSError as exc:
+        msg = (
+            f"cannot write to the image cache directory {cache_dir}: "
+            f"{exc.strerror}; choose a writable directory or set XDG_CACHE_HOME"
+        )
+        raise StackError(msg) from exc
+
+
+def publish(built: Path, target: Path) -> None:
+    """Rename the finished layout into place, unless another build won the race."""
+    try:
+        built.rename(target)
+    except OSError:
+        if not (target / "index.json").is_file():
+            raise
+        logger.info("image %s was stored by another build; keeping it", target)
+
+
+def remove_work_dir(work_dir: Path) -> None:
+    """Delete a work directory, unless something is still mounted below it."""
+    mounts = _mounts_under(work_dir)
+    if mounts:
+        # A recursive delete would follow into a mounted /proc or /dev.
+        logger.error(
+            "not removing %s: %s still mounted there; unmount and delete it",
+            work_dir,
+            ", ".join(mounts),
+        )
+        return
+    shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _mounts_under(directory: Path) -> list[str]:
+    """Return mount points at or below `directory`, from /proc/self/mountinfo."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    prefix = str(directory.resolve())
+    points = []
+    for line in lines:
+        fields = line.split()
+        # Field 5 is the mount point, with spaces and the like octal-escaped.
+        point = fields[4].encode().decode("unicode_escape") if len(fields) > 4 else ""
+        if point == prefix or point.startswith(f"{prefix}/"):
+            points.append(point)
+    return points

@@ -1,0 +1,85 @@
+"""Tests for storing image layouts in the cache directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from main.stack.image_cache import (
+    _mounts_under,
+    make_work_dir,
+    publish,
+    read_cached,
+    remove_work_dir,
+)
+
+
+def test_make_work_dir_is_hidden_and_unique(tmp_path: Path) -> None:
+    first = make_work_dir(tmp_path / "cache", "image")
+    second = make_work_dir(tmp_path / "cache", "image")
+
+    assert first != second
+    assert first.parent == tmp_path / "cache"
+    assert first.name.startswith(".build-image-")
+
+
+def test_publish_renames_into_place(tmp_path: Path) -> None:
+    built = tmp_path / "work" / "layout"
+    built.mkdir(parents=True)
+    (built / "index.json").write_text("{}")
+
+    publish(built, tmp_path / "image")
+
+    assert (tmp_path / "image" / "index.json").read_text() == "{}"
+    assert not built.exists()
+
+
+def test_publish_keeps_existing_layout(tmp_path: Path) -> None:
+    target = tmp_path / "image"
+    target.mkdir()
+    (target / "index.json").write_text("first")
+    built = tmp_path / "work"
+    built.mkdir()
+    (built / "index.json").write_text("second")
+
+    publish(built, target)
+
+    assert (target / "index.json").read_text() == "first"
+
+
+def test_publish_fails_when_target_is_not_a_layout(tmp_path: Path) -> None:
+    target = tmp_path / "image"
+    target.mkdir()
+    (target / "stray").write_text("")
+    built = tmp_path / "work"
+    built.mkdir()
+
+    with pytest.raises(OSError, match="Directory not empty"):
+        publish(built, target)
+
+
+def test_read_cached_without_layout_is_none(tmp_path: Path) -> None:
+    assert read_cached(tmp_path / "missing") is None
+
+
+def test_read_cached_deletes_broken_layout(tmp_path: Path) -> None:
+    target = tmp_path / "image"
+    target.mkdir()
+    (target / "index.json").write_text("not json")
+
+    assert read_cached(target) is None
+    assert not target.exists()
+
+
+def test_mounts_under_finds_proc() -> None:
+    assert "/proc" in _mounts_under(Path("/proc"))
+
+
+def test_remove_work_dir_deletes_tree(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "a" / "b").mkdir(parents=True)
+
+    remove_work_dir(work)
+
+    assert not work.exists()
