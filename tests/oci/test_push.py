@@ -191,7 +191,7 @@ async def test_registry_rejection_names_url_and_status(
 
     assert caught.value.status == 404
     assert caught.value.url.startswith(f"{upstream_registry}/v2/Bad_Name/")
-    assert "push to Bad_Name failed" in str(caught.value)
+    assert "of Bad_Name" in str(caught.value)
 
 
 @pytest.mark.anyio

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import anyio
 import httpx
 
 from main.errors import RegistryError, RegistryMirrorError, UsageError
+from main.oci.http_errors import check_response, translate_transport_errors
 from main.oci.media import INDEX_TYPES, MANIFEST_TYPES
 
 __all__ = ["PushResult", "push_layout"]
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 _REF_NAME = "org.opencontainers.image.ref.name"
 _CHUNK_SIZE = 1024 * 1024
-_ERROR_BODY_MAX_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,16 @@ class _Pusher:
     async def push_blob(self, blob: _Content, limiter: anyio.CapacityLimiter) -> None:
         async with limiter:
             url = f"{self._base}/v2/{self._repository}/blobs/{blob.digest}"
-            found = await self._send("HEAD", url, expected=(200, 404))
+            subject = f"blob {blob.digest} of {self._repository}"
+            found = await self._send("HEAD", url, subject=subject, expected=(200, 404))
             if found.status_code == 200:
                 self.skipped += 1
                 return
 
             start_url = f"{self._base}/v2/{self._repository}/blobs/uploads/"
-            started = await self._send("POST", start_url, expected=(202,))
+            started = await self._send(
+                "POST", start_url, subject=subject, expected=(202,)
+            )
             location = started.headers.get("location")
             if not location:
                 msg = f"upload start at {start_url} returned no Location header"
@@ -125,6 +127,7 @@ class _Pusher:
             await self._send(
                 "PUT",
                 upload.copy_merge_params({"digest": blob.digest}),
+                subject=subject,
                 expected=(201,),
                 content=_read_chunks(blob.path),
                 headers={
@@ -141,6 +144,7 @@ class _Pusher:
         response = await self._send(
             "PUT",
             url,
+            subject=f"manifest {reference} of {self._repository}",
             expected=(201,),
             content=body,
             headers={"Content-Type": manifest.media_type},
@@ -158,22 +162,26 @@ class _Pusher:
         method: str,
         url: str | httpx.URL,
         *,
+        subject: str,
         expected: tuple[int, ...],
         content: bytes | AsyncIterator[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        with _translate_errors(method, str(url)):
+        with translate_transport_errors(str(url)):
             response = await self._client.request(
                 method, url, content=content, headers=headers
             )
-        if response.status_code not in expected:
-            detail = " ".join(response.text.split())[:_ERROR_BODY_MAX_CHARS]
-            msg = (
-                f"push to {self._repository} failed: {method} {url} returned "
-                f"{response.status_code}: {detail or 'no detail'}"
-            )
-            raise RegistryError(msg, url=str(url), status=response.status_code)
-        return response
+        if response.status_code in expected:
+            return response
+
+        await check_response(response, subject)
+        # check_response passes other 2xx statuses, which a push does not expect.
+        wanted = " or ".join(str(status) for status in expected)
+        msg = (
+            f"{method} {url} for {subject} returned {response.status_code}, "
+            f"expected {wanted}"
+        )
+        raise RegistryError(msg, url=str(url), status=response.status_code)
 
 
 def _first_project_error(errors: ExceptionGroup[Exception]) -> Exception:
@@ -184,18 +192,6 @@ def _first_project_error(errors: ExceptionGroup[Exception]) -> Exception:
         if isinstance(error, RegistryMirrorError):
             return error
     return errors
-
-
-@contextmanager
-def _translate_errors(method: str, url: str) -> Iterator[None]:
-    try:
-        yield
-    except httpx.HTTPError as exc:
-        msg = (
-            f"{method} {url} failed: {type(exc).__name__}: {exc}; check that the "
-            "registry is running at that address"
-        )
-        raise RegistryError(msg, url=url) from exc
 
 
 async def _read_chunks(path: Path) -> AsyncIterator[bytes]:
