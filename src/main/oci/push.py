@@ -176,10 +176,10 @@ class _Pusher:
 
         await check_response(response, subject)
         # check_response passes other 2xx statuses, which a push does not expect.
-        wanted = " or ".join(str(status) for status in expected)
+        accepted = " or ".join(str(status) for status in expected)
         msg = (
             f"{method} {url} for {subject} returned {response.status_code}, "
-            f"expected {wanted}"
+            f"expected {accepted}"
         )
         raise RegistryError(msg, url=str(url), status=response.status_code)
 
