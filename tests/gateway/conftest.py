@@ -3,8 +3,7 @@
 The chain is the real one: docker-registry in proxy mode -> gateway -> Docker
 Hub stand-in -> plain docker-registry, all on 127.0.0.1. Timeouts and
 back-offs are short, so tests of a hung or failing upstream finish in
-seconds; they are counts of requests and bytes, never times, that the tests
-assert.
+seconds. The tests assert counts of requests and bytes, never times.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from main.reference import parse_reference
 from main.stack.registry import RegistryServer
 from tests.fixtures.registry import SyntheticImage
 
-# Short timeouts keep a failing test from hanging; loopback answers in
+# Short timeouts keep a failing test from hanging, and loopback responds in
 # milliseconds. No retries, so request counts are exact.
 CLIENT_OPTIONS = ClientOptions(
     connect_timeout=2.0, read_timeout=10.0, manifest_deadline=20.0, connect_retries=0

@@ -83,6 +83,6 @@ async def test_metrics_count_a_cold_pull(
     ) + metric_value(
         text, f"{PREFIX}_merged_requests_total", {"kind": "blob", "source": "recent"}
     )
-    # Distribution asks for each cold blob at least twice: the copy to its
+    # Distribution requests each cold blob at least twice: the copy to its
     # storage and the stream to the client.
     assert merged >= blob_count

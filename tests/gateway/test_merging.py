@@ -1,7 +1,7 @@
 """Cold and concurrent pulls through a mirror whose upstream side is the gateway.
 
 Plain distribution 2.8.2 fetches each cold blob twice and once more per
-concurrent client; through the gateway every blob and manifest crosses the
+concurrent client. Through the gateway every blob and manifest crosses the
 upstream link once.
 """
 

@@ -1,7 +1,7 @@
 """The mirror keeps serving its cache while the upstream fails, and recovers.
 
 Each fault is injected at the Docker Hub stand-in: refused connections, held
-requests, 500 answers and 429 answers to manifest GETs.
+requests, 500 responses and 429 responses to manifest GETs.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ async def test_uncached_image_fails_with_rate_limit(
 
     with pytest.raises(RegistryError):
         await pull(http_client, gateway_mirror.base_url, image.name, image.tag)
-    # A HEAD answer has no body, so the reason is in the body of a GET.
+    # A HEAD response has no body, so the reason is in the body of a GET.
     path = f"/v2/{image.name}/manifests/{image.tag}"
     through_mirror = await http_client.get(f"{gateway_mirror.base_url}{path}")
     direct = await http_client.get(f"{gateway.url}{path}")

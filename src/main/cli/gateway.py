@@ -26,7 +26,7 @@ def gateway(
         help="Root URL of the upstream registry, such as https://registry-1.docker.io.",
     ),
     listen: str = typer.Option(
-        "127.0.0.1:5001",
+        "127.0.0.1:5002",
         "--listen",
         help="HOST:PORT to listen on; 0.0.0.0 listens on every interface.",
     ),
@@ -60,8 +60,8 @@ def gateway(
     tag_deadline: float = typer.Option(
         2.0,
         "--tag-deadline",
-        help="Seconds a tag lookup waits for the upstream before it answers "
-        "from the known tags.",
+        help="Seconds a tag lookup waits for the upstream before the gateway "
+        "responds from the known tags.",
     ),
 ) -> None:
     """Run the upstream gateway in front of one registry until Ctrl-C."""
@@ -99,6 +99,6 @@ def parse_listen(value: str) -> tuple[str, int]:
         or not port_text.isdigit()
         or not 0 < int(port_text) < 65536
     ):
-        msg = f"invalid --listen value {value!r}; use HOST:PORT such as 127.0.0.1:5001"
+        msg = f"invalid --listen value {value!r}; use HOST:PORT such as 127.0.0.1:5002"
         raise UsageError(msg)
     return host, int(port_text)

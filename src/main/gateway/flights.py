@@ -2,9 +2,9 @@
 
 A flight is one upstream request and its response: status and headers as
 soon as they arrive, then the body as it grows in a spool file. The first
-request for a key starts the flight; requests for the same key that arrive
-while it runs, or shortly after it completed, read the same response instead
-of asking the upstream again.
+request for a key starts the flight. Requests for the same key that arrive
+while it runs, or shortly after it completed, read the same response, so the
+upstream gets one request.
 
 A waiter never receives the last byte of a body before the flight completed
 and its digest was checked. When the check fails the flight is aborted and
@@ -41,7 +41,7 @@ _READ_SIZE = 256 * 1024
 class FlightKey:
     """What makes two requests identical: method, kind, repository, reference, Accept.
 
-    `method` is the upstream method, so a blob HEAD answered from a GET
+    `method` is the upstream method, so a blob HEAD served from a GET
     flight uses the GET key.
     """
 
@@ -54,7 +54,7 @@ class FlightKey:
 
 @dataclass(frozen=True)
 class ErrorAnswer:
-    """A complete response sent instead of content: upstream error or refusal."""
+    """Error response sent to every waiter instead of content."""
 
     status: int
     body: bytes
@@ -67,7 +67,7 @@ class FlightState(enum.Enum):
     PENDING = "pending"  # no response headers yet
     STREAMING = "streaming"  # headers known, body growing
     COMPLETE = "complete"  # body complete and verified
-    FAILED = "failed"  # error answer before headers, or aborted body
+    FAILED = "failed"  # error response before headers, or aborted body
 
 
 class FlightAbortedError(Exception):
@@ -123,7 +123,7 @@ class Flight:
         self._notify()
 
     def fail(self, answer: ErrorAnswer) -> None:
-        """End the flight before its headers with an error answer for every waiter."""
+        """End the flight before its headers with an error response for every waiter."""
         self.error = answer
         self._finish_failed()
 

@@ -94,7 +94,7 @@ class Gateway:
     async def manifest(
         self, method: str, repository: str, reference: str, accept: str
     ) -> Response:
-        """Answer a manifest HEAD or GET by tag or digest."""
+        """Respond to a manifest HEAD or GET by tag or digest."""
         key = FlightKey(method, "manifest", repository, reference, accept)
         path = f"/v2/{repository}/manifests/{reference}"
         headers = {"Accept": accept} if accept else {}
@@ -110,7 +110,7 @@ class Gateway:
         return flight_response(flight, method)
 
     async def blob(self, method: str, repository: str, digest: str) -> Response:
-        """Answer a blob HEAD or GET; a HEAD starts the GET when prefetch is on.
+        """Respond to a blob HEAD or GET. With prefetch on, a HEAD starts the GET.
 
         Distribution 2.8 in proxy mode downloads a blob it lacks even for a
         client's HEAD, so starting the GET at the first HEAD saves a round trip
@@ -173,7 +173,8 @@ class Gateway:
         return flight_response(flight, key.method)
 
     def _usable_known_tag(self, key: FlightKey) -> KnownTag | None:
-        # Only a HEAD can be answered: the store keeps descriptors, not bodies.
+        # Only a HEAD gets a known-tag response, because the store keeps
+        # descriptors and no manifest bodies.
         if key.method != "HEAD":
             return None
         known = self.known_tags.get(key.repository, key.reference)
@@ -185,7 +186,7 @@ class Gateway:
         self.metrics.known_tag_answers.labels(reason).inc()
         self._count(key, "known_tag")
         logger.info(
-            "answered %s:%s from known tags (upstream %s)",
+            "resolved %s:%s from known tags (upstream %s)",
             key.repository,
             key.reference,
             reason,
