@@ -22,6 +22,7 @@ def make_result(
     upstream_bytes: int = 0,
     counted: int = 0,
     clients: int = 1,
+    mirror: str | None = None,
 ) -> ScenarioResult:
     return ScenarioResult(
         scenario=scenario,
@@ -33,6 +34,7 @@ def make_result(
         upstream=UpstreamUsage(
             requests=4, bytes=upstream_bytes, counted_pulls=counted, remaining_quota=97
         ),
+        mirror=mirror,
     )
 
 
@@ -45,20 +47,28 @@ def sample_run() -> BenchmarkRun:
         warm_rounds=3,
         rtt_ms=20,
         bandwidth_mbit=100,
+        mirrors=("plain",),
     )
     return BenchmarkRun(
         settings=settings,
         results=[
             make_result(LOCAL, (0.5,)),
             make_result(HUB, (3.0,), upstream_bytes=IMAGE_BYTES, counted=1),
-            make_result(MIRROR_COLD, (6.0,), upstream_bytes=2 * IMAGE_BYTES, counted=1),
-            make_result(MIRROR_WARM, (0.9, 0.5, 0.6)),
+            make_result(
+                MIRROR_COLD,
+                (6.0,),
+                upstream_bytes=2 * IMAGE_BYTES,
+                counted=1,
+                mirror="plain",
+            ),
+            make_result(MIRROR_WARM, (0.9, 0.5, 0.6), mirror="plain"),
             make_result(
                 MIRROR_COLD_CONCURRENT,
                 (9.0,),
                 upstream_bytes=8 * IMAGE_BYTES,
                 counted=8,
                 clients=8,
+                mirror="plain",
             ),
         ],
     )

@@ -5,12 +5,8 @@ import pytest
 from rich.console import Console
 
 from main.bench.model import SCHEMA_VERSION, BenchmarkRun
-from main.bench.report import (
-    build_table,
-    check_output_dir,
-    write_chart,
-    write_json,
-)
+from main.bench.report import check_output_dir, write_chart, write_json
+from main.bench.tables import build_goal_table, build_table
 from main.errors import UsageError
 
 
@@ -41,6 +37,11 @@ def test_json_has_documented_layout(sample_run: BenchmarkRun, tmp_path: Path) ->
         "remaining_quota",
     }
     assert document["summary"][0]["cold_over_warm"] == pytest.approx(10.0)
+    assert document["summary"][0]["mirror"] == "plain"
+    assert document["results"][2]["mirror"] == "plain"
+    goal = document["goals"][0]
+    assert set(goal) == {"image", "goal", "label", "limit", "figures", "met"}
+    assert document["checks"] == []
 
 
 def test_chart_is_png(sample_run: BenchmarkRun, tmp_path: Path) -> None:
@@ -58,6 +59,16 @@ def test_table_lists_every_result(sample_run: BenchmarkRun) -> None:
     text = console.export_text()
     assert "mirror-cold-concurrent" in text
     assert text.count("library/debian:bookworm-slim") == 5
+
+
+def test_goal_table_shows_limits(sample_run: BenchmarkRun) -> None:
+    console = Console(width=200, record=True)
+
+    console.print(build_goal_table(sample_run))
+
+    text = console.export_text()
+    assert "<= 1.01" in text
+    assert "MISSED" in text
 
 
 def test_output_dir_under_a_file_rejected(tmp_path: Path) -> None:

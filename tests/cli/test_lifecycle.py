@@ -103,6 +103,8 @@ def test_benchmark_runs_end_to_end(
         "0",
         "--bandwidth-mbit",
         "0",
+        "--mirror-kind",
+        "gateway",
         "--output-dir",
         str(tmp_path / "out"),
         env=env,
@@ -121,7 +123,16 @@ def test_benchmark_runs_end_to_end(
         "mirror-cold-concurrent",
     ]
     warm = document["results"][3]
+    assert warm["mirror"] == "gateway"
     assert warm["upstream"]["counted_pulls"] == 0
     assert len(warm["wall_seconds"]) == 3
+    goals = {goal["goal"]: goal for goal in document["goals"]}
+    assert goals["cold_upstream_over_image"]["met"] == {"gateway": True}
+    assert goals["concurrent_upstream_over_image"]["met"] == {"gateway": True}
+    assert goals["concurrent_counted_per_single"]["met"] == {"gateway": True}
+    checks = {check["check"]: check for check in document["checks"]}
+    assert checks["start-while-upstream-down"]["passed"] is True
+    assert checks["warm-while-upstream-hangs"]["passed"] is True
+    assert checks["warm-while-rate-limited"]["counted_pulls"] == 0
     assert (tmp_path / "out" / "benchmark.png").read_bytes().startswith(b"\x89PNG")
     assert leftovers(env) == []

@@ -10,7 +10,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 LOCAL = "local"
 HUB = "hub"
@@ -54,6 +54,7 @@ class ScenarioResult:
     client_bytes: int
     image_bytes: int
     upstream: UpstreamUsage
+    mirror: str | None = None
 
     @property
     def median_seconds(self) -> float:
@@ -75,6 +76,24 @@ class ScenarioResult:
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one resilience check against one mirror kind."""
+
+    check: str
+    image: str
+    mirror: str
+    passed: bool
+    seconds: float
+    counted_pulls: int
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+@dataclass(frozen=True)
 class BenchmarkSettings:
     """The inputs of a run, recorded next to its results."""
 
@@ -84,7 +103,8 @@ class BenchmarkSettings:
     warm_rounds: int
     rtt_ms: float
     bandwidth_mbit: float
-    mirror: str = "distribution 2.8.2 (Debian docker-registry)"
+    mirrors: tuple[str, ...] = ("gateway",)
+    distribution: str = "2.8.2 (Debian docker-registry)"
 
 
 @dataclass
@@ -93,9 +113,15 @@ class BenchmarkRun:
 
     settings: BenchmarkSettings
     results: list[ScenarioResult] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
 
-    def result(self, scenario: str, image: str) -> ScenarioResult | None:
+    def result(
+        self, scenario: str, image: str, mirror: str | None = None
+    ) -> ScenarioResult | None:
+        """Find a result; `mirror` None matches the scenarios without a mirror."""
         for result in self.results:
-            if result.scenario == scenario and result.image == image:
+            if (result.scenario, result.image) != (scenario, image):
+                continue
+            if result.mirror is None or result.mirror == mirror:
                 return result
         return None

@@ -9,62 +9,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
+from main.bench.checks import CHECK_DESCRIPTIONS
+from main.bench.goals import goal_rows
 from main.bench.model import (
     SCENARIO_DESCRIPTIONS,
     SCENARIO_ORDER,
     SCHEMA_VERSION,
     BenchmarkRun,
-    ScenarioResult,
 )
 from main.bench.summary import ImageSummary, summarise
 from main.errors import UsageError
 
 JSON_NAME = "benchmark.json"
 CHART_NAME = "benchmark.png"
-NUMERIC_COLUMNS = (
-    "clients",
-    "wall s",
-    "MB",
-    "MB/s",
-    "upstream req",
-    "upstream MB",
-    "counted pulls",
-    "quota left",
-)
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / 1e6:.1f}"
-
-
-def _quota(result: ScenarioResult) -> str:
-    remaining = result.upstream.remaining_quota
-    return "-" if remaining is None else str(remaining)
-
-
-def build_table(run: BenchmarkRun) -> Table:
-    """Lay the results out as one row per image and scenario."""
-    table = Table(title="registry-mirror benchmark", title_justify="left")
-    table.add_column("image")
-    table.add_column("scenario")
-    for header in NUMERIC_COLUMNS:
-        table.add_column(header, justify="right")
-    for result in run.results:
-        table.add_row(
-            result.image,
-            result.scenario,
-            str(result.clients),
-            f"{result.median_seconds:.2f}",
-            _megabytes(result.client_bytes),
-            f"{result.megabytes_per_second:.1f}",
-            str(result.upstream.requests),
-            _megabytes(result.upstream.bytes),
-            str(result.upstream.counted_pulls),
-            _quota(result),
-        )
-    return table
 
 
 def _summary_json(summary: ImageSummary) -> dict[str, Any]:
@@ -86,6 +43,26 @@ def build_document(run: BenchmarkRun) -> dict[str, Any]:
         },
         "results": [result.to_json() for result in run.results],
         "summary": [_summary_json(summary) for summary in summarise(run)],
+        "goals": [
+            {
+                "image": row.image,
+                "goal": row.goal.key,
+                "label": row.goal.label,
+                "limit": row.goal.limit,
+                "figures": {
+                    mirror: None if value is None else round(value, 4)
+                    for mirror, value in row.figures.items()
+                },
+                "met": {mirror: row.met(mirror) for mirror in row.figures},
+            }
+            for row in goal_rows(run)
+        ],
+        "checks": [check.to_json() for check in run.checks],
+        "check_descriptions": {
+            name: text
+            for name, text in CHECK_DESCRIPTIONS.items()
+            if any(check.check == name for check in run.checks)
+        },
     }
 
 
@@ -133,21 +110,25 @@ def write_chart(run: BenchmarkRun, directory: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scenarios = [
-        name
-        for name in SCENARIO_ORDER
-        if any(result.scenario == name for result in run.results)
-    ]
+    series = list(
+        dict.fromkeys(
+            (result.scenario, result.mirror)
+            for name in SCENARIO_ORDER
+            for result in run.results
+            if result.scenario == name
+        )
+    )
     images = list(run.settings.images)
     figure, axes = plt.subplots(figsize=(max(6.0, 2.2 * len(images) + 3), 4.5))
-    width = 0.8 / max(1, len(scenarios))
-    for offset, scenario in enumerate(scenarios):
+    width = 0.8 / max(1, len(series))
+    for offset, (scenario, mirror) in enumerate(series):
         heights = []
         for image in images:
-            result = run.result(scenario, image)
+            result = run.result(scenario, image, mirror)
             heights.append(result.median_seconds if result else 0.0)
         positions = [index + offset * width for index in range(len(images))]
-        axes.bar(positions, heights, width, label=scenario)
+        label = scenario if mirror is None else f"{scenario} ({mirror})"
+        axes.bar(positions, heights, width, label=label)
     axes.set_xticks([index + 0.4 - width / 2 for index in range(len(images))])
     axes.set_xticklabels(images, fontsize=8)
     axes.set_ylabel("median wall time (s)")

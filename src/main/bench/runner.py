@@ -9,8 +9,14 @@ from pathlib import Path
 
 import httpx
 
-from main.bench.model import BenchmarkRun, BenchmarkSettings
-from main.bench.scenarios import PullImage, ScenarioPlan, run_scenarios
+from main.bench.checks import CheckContext, run_checks
+from main.bench.model import BenchmarkRun, BenchmarkSettings, ScenarioResult
+from main.bench.scenarios import (
+    PullImage,
+    ScenarioPlan,
+    run_baseline,
+    run_mirror_scenarios,
+)
 from main.errors import UsageError
 from main.oci.auth import RegistryTokenAuth
 from main.oci.client import PullResult, RegistryClient, new_http_client
@@ -33,6 +39,7 @@ class BenchmarkConfig:
     warm_rounds: int
     stack: StackOptions
     image_cache: Path | None = None
+    checks: bool = True
 
 
 def select_images(requested: Sequence[str]) -> tuple[ImageSpec, ...]:
@@ -85,11 +92,35 @@ def make_puller(http: httpx.AsyncClient, platform: Platform) -> PullImage:
     return pull
 
 
+async def _measure_image(
+    stack: EmbeddedStack,
+    pull: PullImage,
+    config: BenchmarkConfig,
+    spec: ImageSpec,
+) -> list[ScenarioResult]:
+    plan = ScenarioPlan(
+        image=spec.reference,
+        concurrency=config.concurrency,
+        warm_rounds=config.warm_rounds,
+    )
+    first_kind = config.stack.mirror_kinds[0]
+    results = await run_baseline(stack.target(first_kind), pull, plan)
+    image_bytes = results[0].client_bytes
+    for kind in config.stack.mirror_kinds:
+        results += await run_mirror_scenarios(
+            stack.target(kind), pull, plan, mirror=kind, image_bytes=image_bytes
+        )
+    return results
+
+
 async def run_benchmark(
     config: BenchmarkConfig,
     progress: Callable[[BuildStep], None] | None = None,
 ) -> BenchmarkRun:
-    """Start the embedded stack, seed it, and measure every scenario per image."""
+    """Start the embedded stack, seed it, and measure every scenario per image.
+
+    The resilience checks run once, on the first image, for each mirror kind.
+    """
     settings = BenchmarkSettings(
         images=tuple(spec.reference for spec in config.images),
         platform=str(config.platform),
@@ -97,6 +128,7 @@ async def run_benchmark(
         warm_rounds=config.warm_rounds,
         rtt_ms=config.stack.hub.wan.rtt_ms,
         bandwidth_mbit=config.stack.hub.wan.bandwidth_mbit,
+        mirrors=config.stack.mirror_kinds,
     )
     run = BenchmarkRun(settings)
     async with (
@@ -107,10 +139,24 @@ async def run_benchmark(
         pull = make_puller(http, config.platform)
         for spec in config.images:
             await stack.reset_upstream()
-            plan = ScenarioPlan(
-                image=spec.reference,
-                concurrency=config.concurrency,
-                warm_rounds=config.warm_rounds,
-            )
-            run.results.extend(await run_scenarios(stack, pull, plan))
+            run.results.extend(await _measure_image(stack, pull, config, spec))
+        if config.checks:
+            for kind in config.stack.mirror_kinds:
+                await stack.reset_upstream()
+                context = CheckContext(
+                    stack,
+                    kind,
+                    http,
+                    config.images[0].reference,
+                    cached=config.platform,
+                    uncached=other_platform(config.platform),
+                )
+                run.checks.extend(await run_checks(context))
     return run
+
+
+def other_platform(platform: Platform) -> Platform:
+    """Return the embedded images' other platform, which checks use uncached."""
+    if platform.architecture == "amd64":
+        return Platform("linux", "arm64", "v8")
+    return Platform("linux", "amd64")

@@ -105,10 +105,12 @@ async def measure(
     clients: int = 1,
     rounds: int = 1,
     image_bytes: int | None = None,
+    mirror: str | None = None,
 ) -> ScenarioResult:
     """Measure one scenario: `rounds` rounds of `clients` concurrent pulls.
 
     `image_bytes` is the size of one pull; None takes it from this scenario.
+    `mirror` names the mirror kind pulled through, None for no mirror.
     """
     before = await target.upstream_snapshot()
     times: list[float] = []
@@ -118,7 +120,7 @@ async def measure(
         times.append(seconds)
     after = await target.upstream_snapshot()
     total_bytes = sum(result.total_bytes for result in pulls)
-    if url == target.mirror_url:
+    if mirror is not None:
         # The mirror may still be copying blobs to storage in the background;
         # the next scenario must start from a settled cache.
         await target.wait_until_stored(plan.image, list(pulls[0].blob_sizes))
@@ -131,27 +133,43 @@ async def measure(
         client_bytes=total_bytes,
         image_bytes=image_bytes if image_bytes is not None else total_bytes // clients,
         upstream=_usage(before, after),
+        mirror=mirror,
     )
 
 
-async def run_scenarios(
+async def run_baseline(
     target: BenchTarget, pull: PullImage, plan: ScenarioPlan
 ) -> list[ScenarioResult]:
-    """Measure every scenario for one image, in the documented order.
+    """Measure the pulls without a mirror: local upstream, then the Hub stand-in.
 
     The local pull comes first: its byte count is the image size that the
     other scenarios' upstream bytes are compared with.
     """
     local = await measure(target, pull, plan, LOCAL, url=target.local_url)
-    size = local.client_bytes
-    results = [
-        local,
-        await measure(target, pull, plan, HUB, url=target.hub_url, image_bytes=size),
-    ]
+    hub = await measure(
+        target, pull, plan, HUB, url=target.hub_url, image_bytes=local.client_bytes
+    )
+    return [local, hub]
 
+
+async def run_mirror_scenarios(
+    target: BenchTarget,
+    pull: PullImage,
+    plan: ScenarioPlan,
+    *,
+    mirror: str,
+    image_bytes: int,
+) -> list[ScenarioResult]:
+    """Measure cold, warm and concurrent cold pulls through one mirror kind."""
     await target.empty_mirror()
     cold = await measure(
-        target, pull, plan, MIRROR_COLD, url=target.mirror_url, image_bytes=size
+        target,
+        pull,
+        plan,
+        MIRROR_COLD,
+        url=target.mirror_url,
+        image_bytes=image_bytes,
+        mirror=mirror,
     )
     warm = await measure(
         target,
@@ -160,9 +178,9 @@ async def run_scenarios(
         MIRROR_WARM,
         url=target.mirror_url,
         rounds=plan.warm_rounds,
-        image_bytes=size,
+        image_bytes=image_bytes,
+        mirror=mirror,
     )
-    results += [cold, warm]
 
     await target.empty_mirror()
     concurrent = await measure(
@@ -172,7 +190,7 @@ async def run_scenarios(
         MIRROR_COLD_CONCURRENT,
         url=target.mirror_url,
         clients=plan.concurrency,
-        image_bytes=size,
+        image_bytes=image_bytes,
+        mirror=mirror,
     )
-    results.append(concurrent)
-    return results
+    return [cold, warm, concurrent]

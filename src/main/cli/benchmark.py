@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from main.bench.report import build_table, check_output_dir, write_chart, write_json
+from main.bench.report import check_output_dir, write_chart, write_json
 from main.bench.runner import BenchmarkConfig, run_benchmark, select_images
 from main.bench.summary import summarise, summary_line
+from main.bench.tables import build_check_table, build_goal_table, build_table
 from main.cli.app import app
 from main.cli.options import (
     BANDWIDTH_OPTION,
@@ -21,6 +22,7 @@ from main.cli.options import (
     RTT_OPTION,
     UPSTREAM_PORT_OPTION,
     build_stack_options,
+    parse_mirror_kinds,
     progress_printer,
 )
 from main.cli.signals import run_until_signal
@@ -50,6 +52,15 @@ def benchmark(
     hub_port: int | None = HUB_PORT_OPTION,
     mirror_port: int | None = MIRROR_PORT_OPTION,
     image_cache: Path | None = IMAGE_CACHE_OPTION,
+    mirror_kind: list[str] = typer.Option(
+        [],
+        help="Mirror to measure: plain (distribution alone) or gateway "
+        "(distribution behind this project's upstream gateway); repeat. "
+        "Default: both, side by side.",
+    ),
+    checks: bool = typer.Option(
+        True, help="Run the resilience checks (upstream down, hung, 429)."
+    ),
 ) -> None:
     """Measure pulls straight from upstream vs cold and warm through the mirror."""
     # Check every input before a server starts or an image is built.
@@ -66,8 +77,10 @@ def benchmark(
             upstream_port=upstream_port,
             hub_port=hub_port,
             mirror_port=mirror_port,
+            mirror_kinds=parse_mirror_kinds(mirror_kind),
         ),
         image_cache=image_cache,
+        checks=checks,
     )
     console = Console()
     if not console.is_terminal:
@@ -80,6 +93,9 @@ def benchmark(
     )
 
     console.print(build_table(run))
+    console.print(build_goal_table(run))
+    if run.checks:
+        console.print(build_check_table(run))
     json_path = write_json(run, output_dir)
     chart_path = write_chart(run, output_dir)
     for summary in summarise(run):

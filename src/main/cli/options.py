@@ -12,6 +12,7 @@ from main.errors import UsageError
 from main.stack.embedded import StackOptions
 from main.stack.hub import HubSettings
 from main.stack.images import BuildStep
+from main.stack.mirror_chain import MIRROR_KINDS, MirrorKind
 from main.stack.wan import WanProfile
 
 IMAGE_OPTION = typer.Option(
@@ -59,6 +60,7 @@ def build_stack_options(
     upstream_port: int | None,
     hub_port: int | None,
     mirror_port: int | None,
+    mirror_kinds: tuple[MirrorKind, ...] = ("gateway",),
 ) -> StackOptions:
     """Collect the stack options, rejecting a port given to two servers."""
     chosen = [port for port in (upstream_port, hub_port, mirror_port) if port]
@@ -77,7 +79,25 @@ def build_stack_options(
         upstream_port=upstream_port,
         hub_port=hub_port,
         mirror_port=mirror_port,
+        mirror_kinds=mirror_kinds,
     )
+
+
+def parse_mirror_kinds(texts: list[str]) -> tuple[MirrorKind, ...]:
+    """Validate --mirror-kind values; none given means every kind."""
+    if not texts:
+        return MIRROR_KINDS
+    kinds: list[MirrorKind] = []
+    for text in texts:
+        kind = next((known for known in MIRROR_KINDS if known == text), None)
+        if kind is None:
+            msg = (
+                f"invalid --mirror-kind '{text}'; use one of: {', '.join(MIRROR_KINDS)}"
+            )
+            raise UsageError(msg)
+        if kind not in kinds:
+            kinds.append(kind)
+    return tuple(kinds)
 
 
 def progress_printer(console: Console) -> Callable[[BuildStep], None]:

@@ -3,22 +3,27 @@
 Everything listens on 127.0.0.1. The servers start in dependency order
 (upstream, then the stand-in, then the mirror, because distribution 2.8 panics
 when its proxy upstream does not answer at start-up) and stop in reverse order
-on exit, on error and on cancellation.
+on exit, on error and on cancellation. Before starting, it removes the
+temporary folders of earlier stacks whose process was killed (see
+`main.stack.cleanup`).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio.to_thread
+
 from main.bench.scenarios import UpstreamSnapshot
 from main.reference import parse_reference
+from main.stack.cleanup import make_owned_temp_dir, remove_orphaned_temp_dirs
 from main.stack.hub import HubSettings, HubStandin, run_hub
+from main.stack.mirror_chain import MirrorChain, MirrorKind
 from main.stack.registry import RegistryServer, run_registry
 
 logger = logging.getLogger(__name__)
@@ -26,13 +31,49 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StackOptions:
-    """Ports (None picks a free one) and the stand-in's behaviour."""
+    """Ports (None picks a free one), the stand-in's behaviour, the mirror kinds.
+
+    `mirror_port` belongs to the first kind in `mirror_kinds`; any other
+    mirror gets a free port.
+    """
 
     hub: HubSettings = field(default_factory=HubSettings)
     upstream_port: int | None = None
     hub_port: int | None = None
     mirror_port: int | None = None
     upstream_storage: Path | None = None
+    mirror_kinds: tuple[MirrorKind, ...] = ("gateway",)
+
+
+class MirrorTarget:
+    """The stack seen through one mirror kind: what a benchmark scenario needs."""
+
+    def __init__(self, stack: EmbeddedStack, chain: MirrorChain) -> None:
+        self.stack = stack
+        self.chain = chain
+
+    @property
+    def local_url(self) -> str:
+        return self.stack.local_url
+
+    @property
+    def hub_url(self) -> str:
+        return self.stack.hub_url
+
+    @property
+    def mirror_url(self) -> str:
+        return self.chain.base_url
+
+    async def upstream_snapshot(self) -> UpstreamSnapshot:
+        return await self.stack.upstream_snapshot()
+
+    async def wait_until_stored(self, image: str, digests: Sequence[str]) -> None:
+        """Wait until the mirror has committed every blob of `image` to storage."""
+        repository = parse_reference(image).repository
+        await self.chain.registry.wait_for_blobs(repository, digests)
+
+    async def empty_mirror(self) -> None:
+        await self.chain.empty()
 
 
 class EmbeddedStack:
@@ -42,11 +83,16 @@ class EmbeddedStack:
         self,
         upstream: RegistryServer,
         hub: HubStandin,
-        mirror: RegistryServer,
+        mirrors: dict[MirrorKind, MirrorChain],
     ) -> None:
         self.upstream = upstream
         self.hub = hub
-        self.mirror = mirror
+        self.mirrors = mirrors
+
+    @property
+    def mirror(self) -> RegistryServer:
+        """The first mirror: the one `up` advertises and the tests pull from."""
+        return next(iter(self.mirrors.values())).registry
 
     @property
     def local_url(self) -> str:
@@ -60,8 +106,12 @@ class EmbeddedStack:
 
     @property
     def mirror_url(self) -> str:
-        """Base URL of the pull-through mirror."""
+        """Base URL of the first mirror."""
         return self.mirror.base_url
+
+    def target(self, kind: MirrorKind) -> MirrorTarget:
+        """Return the benchmark's view of the stack through one mirror kind."""
+        return MirrorTarget(self, self.mirrors[kind])
 
     async def upstream_snapshot(self) -> UpstreamSnapshot:
         """Read the stand-in's cumulative counters."""
@@ -77,27 +127,15 @@ class EmbeddedStack:
         """Zero the stand-in's counters and refill its quota."""
         self.hub.reset(limit)
 
-    async def wait_until_stored(self, image: str, digests: Sequence[str]) -> None:
-        """Wait until the mirror has committed every blob of `image` to storage."""
-        repository = parse_reference(image).repository
-        await self.mirror.wait_for_blobs(repository, digests)
-
-    async def empty_mirror(self) -> None:
-        """Restart the mirror on empty storage, as a cold cache."""
-        await self.mirror.stop()
-        shutil.rmtree(self.mirror.storage_dir, ignore_errors=True)
-        self.mirror.storage_dir.mkdir(parents=True)
-        await self.mirror.start()
-        logger.info("mirror restarted on empty storage %s", self.mirror.storage_dir)
-
 
 @asynccontextmanager
 async def run_embedded_stack(
     options: StackOptions | None = None,
 ) -> AsyncIterator[EmbeddedStack]:
-    """Start the three servers, yield them, and stop them all on exit."""
+    """Start the servers, yield them, and stop them all on exit."""
     options = options or StackOptions()
-    mirror_storage = Path(tempfile.mkdtemp(prefix="registry-mirror-cache-"))
+    pass
+    work_dir = make_owned_temp_dir("cache")
     try:
         async with AsyncExitStack() as servers:
             upstream = await servers.enter_async_context(
@@ -111,15 +149,15 @@ async def run_embedded_stack(
             hub = await servers.enter_async_context(
                 run_hub(upstream.base_url, options.hub, port=options.hub_port)
             )
-            mirror = await servers.enter_async_context(
-                run_registry(
+            mirrors: dict[MirrorKind, MirrorChain] = {}
+            for index, kind in enumerate(options.mirror_kinds):
+                chain = MirrorChain(
+                    kind,
                     hub.base_url,
-                    name="mirror",
-                    port=options.mirror_port,
-                    port_option="--mirror-port",
-                    storage_dir=mirror_storage,
+                    work_dir / kind,
+                    port=options.mirror_port if index == 0 else None,
                 )
-            )
-            yield EmbeddedStack(upstream, hub, mirror)
+                mirrors[kind] = await servers.enter_async_context(chain)
+            yield EmbeddedStack(upstream, hub, mirrors)
     finally:
-        shutil.rmtree(mirror_storage, ignore_errors=True)
+        shutil.rmtree(work_dir, ignore_errors=True)
