@@ -80,7 +80,7 @@ logger = logging.getLogger(__name__)
 
 # Raise when the same spec starts to produce different layouts, so that the
 # cache keys change and old layouts are not reused.
-BUILDER_VERSION = 4
+BUILDER_VERSION = 5
 # 2025-05-20T00:00:00Z: the creation time in every config and the latest
 # file modification time, so rebuilds of the same packages give equal digests.
 DEFAULT_EPOCH = 1747699200
@@ -300,7 +300,7 @@ async def _build(
 
     async def write_amd64() -> None:
         manifests["amd64"] = await _write_platform(
-            spec, _AMD64, amd64_tree, layout_dir, _command(spec, amd64)
+            spec, _AMD64, amd64_tree, layout_dir, _command(spec, amd64, len(packages))
         )
 
     # The amd64 layers compress while mmdebstrap downloads the arm64 packages.
@@ -308,13 +308,13 @@ async def _build(
         reporter.step("writing the linux/amd64 layers")
         group.start_soon(write_amd64)
         reporter.step(f"unpacking the {len(packages)} amd64 packages for linux/arm64")
-        await build_rootfs(arm64, arm64_tar, work_dir, time_limit=time_limit)
+        unpacked = await build_rootfs(arm64, arm64_tar, work_dir, time_limit=time_limit)
 
     reporter.step("writing the linux/arm64/v8 layers")
     arm64_tree = await anyio.to_thread.run_sync(_read_tree, spec, arm64_tar)
     arm64_tree = add_missing(arm64_tree, amd64_tree, X86_ONLY)
     manifests["arm64"] = await _write_platform(
-        spec, _ARM64, arm64_tree, layout_dir, _command(spec, arm64)
+        spec, _ARM64, arm64_tree, layout_dir, _command(spec, arm64, len(unpacked))
     )
 
     reporter.step("writing the image index")
@@ -368,16 +368,16 @@ async def _write_platform(
     )
 
 
-def _command(spec: ImageSpec, request: RootfsRequest) -> str:
+def _command(spec: ImageSpec, request: RootfsRequest, package_count: int) -> str:
     """Return the history line of a platform: the mmdebstrap call, shortened."""
     parts = [
         "mmdebstrap",
         f"--variant={request.variant}",
         f"--architectures={request.architecture}",
     ]
-    if request.variant != "extract" and spec.include:
+    if request.installs and spec.include:
         parts.append(f"--include={','.join(spec.include)}")
-    if request.variant == "extract":
-        parts.append(f"--include=<{len(request.packages)} packages of amd64>")
+    if not request.installs:
+        parts.append(f"--include=<{package_count} packages of the amd64 root>")
     parts.append(spec.suite)
     return " ".join(parts)
