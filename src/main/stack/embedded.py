@@ -134,7 +134,7 @@ async def run_embedded_stack(
 ) -> AsyncIterator[EmbeddedStack]:
     """Start the servers, yield them, and stop them all on exit."""
     options = options or StackOptions()
-    pass
+    await anyio.to_thread.run_sync(remove_orphaned_temp_dirs)
     work_dir = make_owned_temp_dir("cache")
     try:
         async with AsyncExitStack() as servers:

@@ -8,6 +8,12 @@ also when the caller is cancelled.
 Distribution 2.8 panics at start-up when its proxy upstream does not answer
 `GET /v2/`, so the upstream of a mirror must be running before the mirror
 starts.
+
+A parent killed with SIGKILL cannot stop its children, so on Linux the registry
+is started through `setpriv --pdeathsig KILL` (util-linux), which makes the
+kernel send it SIGKILL when the thread that started it exits. Its temporary
+folder carries an owner marker so that the next stack removes it (see
+`main.stack.cleanup`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +39,7 @@ from main.render.distribution import (
     ProxyConfig,
     dump_distribution_config,
 )
+from main.stack.cleanup import make_owned_temp_dir
 from main.stack.ports import LOOPBACK, free_port, resolve_port
 
 __all__ = ["BINARY", "INSTALL_HINT", "RegistryServer", "run_registry"]
@@ -42,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 BINARY = "docker-registry"
 INSTALL_HINT = "apt-get install -y docker-registry"
+PDEATHSIG_LAUNCHER = "setpriv"
 
 _POLL_INTERVAL = 0.05
 _MAX_QUOTED_LOG = 300
@@ -60,7 +67,7 @@ class RegistryServer:
         config: ProxyConfig,
         *,
         name: str,
-        executable: str,
+        command: list[str],
         work_dir: Path,
         log_path: Path,
         env: Mapping[str, str],
@@ -72,7 +79,7 @@ class RegistryServer:
         self.config_path = work_dir / "config.yml"
         self.log_path = log_path
         self.storage_dir = Path(config.storage_root)
-        self._executable = executable
+        self._command = command
         self._work_dir = work_dir
         self._env = dict(env)
         self._start_timeout = start_timeout
@@ -110,7 +117,7 @@ class RegistryServer:
             return
         self.config_path.write_text(dump_distribution_config(self.config))
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        command = [self._executable, "serve", str(self.config_path)]
+        command = [*self._command, "serve", str(self.config_path)]
         with self.log_path.open("ab") as log_file:
             # The child keeps its own copy of the descriptor after this block.
             process = await anyio.open_process(
@@ -294,7 +301,7 @@ async def run_registry(
         raise StackError(msg)
     listen_port = resolve_port(port, port_option)
 
-    work_dir = Path(tempfile.mkdtemp(prefix=f"registry-mirror-{name}-"))
+    work_dir = make_owned_temp_dir(name)
     try:
         storage = storage_dir if storage_dir is not None else work_dir / "storage"
         storage.mkdir(parents=True, exist_ok=True)
@@ -308,7 +315,7 @@ async def run_registry(
         server = RegistryServer(
             config,
             name=name,
-            executable=found,
+            command=_launch_command(found, resolved_env),
             work_dir=work_dir,
             log_path=log_path if log_path is not None else work_dir / "registry.log",
             env=resolved_env,
@@ -323,6 +330,26 @@ async def run_registry(
                 await server.stop()
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _launch_command(executable: str, env: Mapping[str, str]) -> list[str]:
+    """Return the command prefix that starts `executable` tied to this process.
+
+    PR_SET_PDEATHSIG fires when the thread that forked the child exits. The
+    registry is forked from the event loop's thread, which lives as long as
+    the stack does.
+    """
+    launcher = shutil.which(PDEATHSIG_LAUNCHER, path=env.get("PATH"))
+    if launcher is None:
+        # NOTE: without setpriv (outside Linux) a registry outlives a parent
+        # killed with SIGKILL; the next stack still removes its folder.
+        logger.warning(
+            "%s not found; %s will outlive this process if it is killed",
+            PDEATHSIG_LAUNCHER,
+            executable,
+        )
+        return [executable]
+    return [launcher, "--pdeathsig", "KILL", "--", executable]
 
 
 def _process_env(extra: Mapping[str, str] | None) -> dict[str, str]:
