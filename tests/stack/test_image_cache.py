@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,16 @@ from main.stack.image_cache import (
     make_work_dir,
     publish,
     read_cached,
+    remove_stale_work_dirs,
     remove_work_dir,
 )
+
+
+def _dead_pid() -> int:
+    """Return the ID of a process that has exited and been reaped."""
+    process = subprocess.Popen(["true"])
+    process.wait(timeout=10)
+    return process.pid
 
 
 def test_make_work_dir_is_hidden_and_unique(tmp_path: Path) -> None:
@@ -21,7 +31,21 @@ def test_make_work_dir_is_hidden_and_unique(tmp_path: Path) -> None:
 
     assert first != second
     assert first.parent == tmp_path / "cache"
-    assert first.name.startswith(".build-image-")
+    assert first.name.startswith(f".build-{os.getpid()}-image-")
+
+
+def test_remove_stale_work_dirs_spares_live_builds(tmp_path: Path) -> None:
+    live = make_work_dir(tmp_path, "image")
+    stale = tmp_path / f".build-{_dead_pid()}-image-abc"
+    (stale / "rootfs").mkdir(parents=True)
+    layout = tmp_path / "image-0123"
+    layout.mkdir()
+
+    remove_stale_work_dirs(tmp_path)
+
+    assert live.is_dir()
+    assert not stale.exists()
+    assert layout.is_dir()
 
 
 def test_publish_renames_into_place(tmp_path: Path) -> None:

@@ -22,10 +22,13 @@ __all__ = [
     "make_work_dir",
     "publish",
     "read_cached",
+    "remove_stale_work_dirs",
     "remove_work_dir",
 ]
 
 logger = logging.getLogger(__name__)
+
+_WORK_PREFIX = ".build-"
 
 
 def default_cache_dir() -> Path:
@@ -54,16 +57,32 @@ def read_cached(target: Path) -> ImageLayout | None:
 
 
 def make_work_dir(cache_dir: Path, name: str) -> Path:
-    """Create a fresh work directory for building `name` inside `cache_dir`."""
+    """Create a fresh work directory for building `name` inside `cache_dir`.
+
+    Its name carries the process ID, so that `remove_stale_work_dirs` can tell
+    the work directories of killed processes from those of running builds.
+    """
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=cache_dir))
+        prefix = f"{_WORK_PREFIX}{os.getpid()}-{name}-"
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=cache_dir))
     except OSError as exc:
         msg = (
             f"cannot write to the image cache directory {cache_dir}: "
             f"{exc.strerror}; choose a writable directory or set XDG_CACHE_HOME"
         )
         raise StackError(msg) from exc
+
+
+def remove_stale_work_dirs(cache_dir: Path) -> None:
+    """Delete work directories left behind by build processes that are gone."""
+    if not cache_dir.is_dir():
+        return
+    for work_dir in cache_dir.glob(f"{_WORK_PREFIX}*"):
+        pid_text = work_dir.name.removeprefix(_WORK_PREFIX).partition("-")[0]
+        if pid_text.isdigit() and not _process_exists(int(pid_text)):
+            logger.info("removing %s, left by process %s", work_dir, pid_text)
+            remove_work_dir(work_dir)
 
 
 def publish(built: Path, target: Path) -> None:
@@ -88,6 +107,17 @@ def remove_work_dir(work_dir: Path) -> None:
         )
         return
     shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        # Signal 0 checks that the process exists without affecting it.
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _mounts_under(directory: Path) -> list[str]:

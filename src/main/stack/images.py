@@ -38,6 +38,7 @@ from main.stack.image_cache import (
     make_work_dir,
     publish,
     read_cached,
+    remove_stale_work_dirs,
     remove_work_dir,
 )
 from main.stack.layers import (
@@ -237,6 +238,7 @@ async def ensure_image(
         return cached
 
     check_mmdebstrap()
+    remove_stale_work_dirs(cache_dir)
     work_dir = make_work_dir(cache_dir, target.name)
     try:
         built = await _build(spec, sources, work_dir, reporter, mmdebstrap_timeout)
