@@ -179,10 +179,14 @@ async def test_huge_streamed_manifest_is_cut_off() -> None:
 
 async def test_rate_limit_is_reported_with_quota() -> None:
     headers = {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": "0;w=21600"}
+    body = {"errors": [{"code": "TOOMANYREQUESTS", "message": "pull limit spent"}]}
     routes: dict[tuple[str, str], Route] = {
         ("HEAD", f"{MANIFESTS}/12"): lambda request: httpx.Response(
             429, headers=headers
-        )
+        ),
+        ("GET", f"{MANIFESTS}/12"): lambda request: httpx.Response(
+            429, headers=headers, json=body
+        ),
     }
 
     with pytest.raises(RateLimitedError) as caught:
@@ -191,6 +195,8 @@ async def test_rate_limit_is_reported_with_quota() -> None:
     message = str(caught.value)
     assert "rate limit reached for docker.io/library/debian:12" in message
     assert "ratelimit-remaining: 0;w=21600" in message
+    # The HEAD answer has no body, so the client asks with GET for the reason.
+    assert "TOOMANYREQUESTS pull limit spent" in message
 
 
 async def test_server_error_is_reported() -> None:

@@ -190,8 +190,15 @@ class RegistryClient:
 
         url = manifest_url(self.base_url, reference)
         headers = {"Accept": MANIFEST_ACCEPT}
-        async with self._open("HEAD", url, str(reference), headers) as response:
-            digest = response.headers.get("docker-content-digest")
+        try:
+            async with self._open("HEAD", url, str(reference), headers) as response:
+                digest = response.headers.get("docker-content-digest")
+        except RegistryError as exc:
+            if exc.status < 429:
+                raise
+            # A HEAD answer has no body, so it cannot say why it failed. Like
+            # containerd's resolver, ask again with GET: its error body does.
+            return await self.fetch_manifest(reference, reference.reference)
         if digest is not None and digest_problem(digest) is not None:
             msg = f"the registry at {url} returned an invalid digest {digest[:80]!r}"
             raise RegistryError(msg, url=url, status=response.status_code)
