@@ -17,8 +17,18 @@ HUB = "hub"
 MIRROR_COLD = "mirror-cold"
 MIRROR_WARM = "mirror-warm"
 MIRROR_COLD_CONCURRENT = "mirror-cold-concurrent"
+MIRROR_FIRST = "mirror-first"
+MIRROR_WARM_CONCURRENT = "mirror-warm-concurrent"
 
-SCENARIO_ORDER = (LOCAL, HUB, MIRROR_COLD, MIRROR_WARM, MIRROR_COLD_CONCURRENT)
+SCENARIO_ORDER = (
+    LOCAL,
+    HUB,
+    MIRROR_COLD,
+    MIRROR_FIRST,
+    MIRROR_WARM,
+    MIRROR_COLD_CONCURRENT,
+    MIRROR_WARM_CONCURRENT,
+)
 
 SCENARIO_DESCRIPTIONS = {
     LOCAL: "straight from the local upstream registry, no WAN (the physical limit)",
@@ -26,6 +36,8 @@ SCENARIO_DESCRIPTIONS = {
     MIRROR_COLD: "through the mirror on empty storage",
     MIRROR_WARM: "through the mirror after a cold pull (median of the rounds)",
     MIRROR_COLD_CONCURRENT: "concurrent clients through the mirror on empty storage",
+    MIRROR_FIRST: "first pull through a remote mirror in this run (cold if new)",
+    MIRROR_WARM_CONCURRENT: "concurrent clients through a remote mirror, cached",
 }
 
 

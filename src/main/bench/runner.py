@@ -11,6 +11,12 @@ import httpx
 
 from main.bench.checks import CheckContext, run_checks
 from main.bench.model import BenchmarkRun, BenchmarkSettings, ScenarioResult
+from main.bench.remote import (
+    RemoteTarget,
+    check_remote_urls,
+    run_remote,
+    upstream_url_for,
+)
 from main.bench.scenarios import (
     PullImage,
     ScenarioPlan,
@@ -22,7 +28,7 @@ from main.oci.auth import RegistryTokenAuth
 from main.oci.client import PullResult, RegistryClient, new_http_client
 from main.oci.platform import Platform
 from main.oci.push import push_layout
-from main.reference import parse_reference
+from main.reference import normalize_base_url, parse_reference
 from main.stack.embedded import EmbeddedStack, StackOptions, run_embedded_stack
 from main.stack.images import DEFAULT_IMAGES, BuildStep, ImageSpec, ensure_image
 
@@ -160,3 +166,32 @@ def other_platform(platform: Platform) -> Platform:
     if platform.architecture == "amd64":
         return Platform("linux", "arm64", "v8")
     return Platform("linux", "amd64")
+
+
+DEFAULT_REMOTE_IMAGE = "docker.io/library/debian:bookworm-slim"
+
+
+async def run_remote_benchmark(
+    mirror: str,
+    upstream: str | None,
+    metrics_url: str | None,
+    images: Sequence[str],
+    *,
+    platform: Platform,
+    concurrency: int,
+    warm_rounds: int,
+) -> BenchmarkRun:
+    """Measure a running mirror against its upstream; see `main.bench.remote`."""
+    mirror_url, checked_metrics = check_remote_urls(mirror, metrics_url)
+    references = [str(parse_reference(text)) for text in images]
+    upstream_url = normalize_base_url(upstream or upstream_url_for(references[0]))
+    async with new_http_client() as http:
+        target = RemoteTarget(http, mirror_url, upstream_url, checked_metrics)
+        return await run_remote(
+            target,
+            make_puller(http, platform),
+            references,
+            platform=platform,
+            concurrency=concurrency,
+            warm_rounds=warm_rounds,
+        )

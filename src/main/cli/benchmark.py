@@ -7,8 +7,15 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from main.bench.model import BenchmarkRun
 from main.bench.report import check_output_dir, write_chart, write_json
-from main.bench.runner import BenchmarkConfig, run_benchmark, select_images
+from main.bench.runner import (
+    DEFAULT_REMOTE_IMAGE,
+    BenchmarkConfig,
+    run_benchmark,
+    run_remote_benchmark,
+    select_images,
+)
 from main.bench.summary import summarise, summary_line
 from main.bench.tables import build_check_table, build_goal_table, build_table
 from main.cli.app import app
@@ -61,10 +68,39 @@ def benchmark(
     checks: bool = typer.Option(
         True, help="Run the resilience checks (upstream down, hung, 429)."
     ),
+    mirror: str | None = typer.Option(
+        None,
+        help="URL of a running mirror to measure instead of the embedded stack, "
+        "such as http://mirror-docker-io.registry-mirror.svc.cluster.local:5000.",
+    ),
+    upstream: str | None = typer.Option(
+        None,
+        help="With --mirror: the upstream to compare with "
+        "(default: the image's registry, https://registry-1.docker.io for Hub).",
+    ),
+    metrics_url: str | None = typer.Option(
+        None,
+        help="With --mirror: the gateway's /metrics URL, to count upstream "
+        "requests, bytes and counted pulls.",
+    ),
 ) -> None:
     """Measure pulls straight from upstream vs cold and warm through the mirror."""
     # Check every input before a server starts or an image is built.
     check_output_dir(output_dir)
+    if mirror is not None:
+        run = run_until_signal(
+            lambda: run_remote_benchmark(
+                mirror,
+                upstream,
+                metrics_url,
+                image or [DEFAULT_REMOTE_IMAGE],
+                platform=parse_platform(platform),
+                concurrency=concurrency,
+                warm_rounds=warm_rounds,
+            )
+        )
+        _print_and_write(run, output_dir, concurrency)
+        return
     config = BenchmarkConfig(
         images=select_images(image),
         platform=parse_platform(platform),
@@ -82,15 +118,20 @@ def benchmark(
         image_cache=image_cache,
         checks=checks,
     )
-    console = Console()
-    if not console.is_terminal:
-        # Logs and pipes get the whole table instead of an 80-column squeeze.
-        console.width = 160
     errors = Console(stderr=True)
 
     run = run_until_signal(
         lambda: run_benchmark(config, progress=progress_printer(errors))
     )
+
+    _print_and_write(run, output_dir, concurrency)
+
+
+def _print_and_write(run: BenchmarkRun, output_dir: Path, concurrency: int) -> None:
+    console = Console()
+    if not console.is_terminal:
+        # Logs and pipes get the whole table instead of an 80-column squeeze.
+        console.width = 160
 
     console.print(build_table(run))
     console.print(build_goal_table(run))
