@@ -13,7 +13,8 @@ A parent killed with SIGKILL cannot stop its children, so on Linux the registry
 is started through `setpriv --pdeathsig KILL` (util-linux), which makes the
 kernel send it SIGKILL when the thread that started it exits. Its temporary
 folder carries an owner marker so that the next stack removes it (see
-`main.stack.cleanup`).
+`main.stack.cleanup`). Before a mirror starts, its storage is repaired from
+what an earlier kill can leave there (see `main.stack.storage_repair`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Literal
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 import httpx
 
 from main.errors import StackError
@@ -41,6 +43,7 @@ from main.render.distribution import (
 )
 from main.stack.cleanup import make_owned_temp_dir
 from main.stack.ports import LOOPBACK, free_port, resolve_port
+from main.stack.storage_repair import repair_proxy_storage
 
 __all__ = ["BINARY", "INSTALL_HINT", "RegistryServer", "run_registry"]
 
@@ -59,7 +62,8 @@ class RegistryServer:
 
     The object outlives the process: `stop`, `kill` and `start` may be called
     in any order, so a test can restart a mirror on the same storage or kill it
-    with SIGKILL and bring it back.
+    with SIGKILL and bring it back. `repair_storage` runs
+    `repair_proxy_storage` before each start of a mirror.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class RegistryServer:
         self._stop_timeout = stop_timeout
         self._process: anyio.abc.Process | None = None
         self._log_offset = 0
+        self.repair_storage = True
 
     @property
     def base_url(self) -> str:
@@ -115,6 +120,8 @@ class RegistryServer:
         """
         if self._process is not None:
             return
+        if self.repair_storage and self.config.remote_url is not None:
+            await anyio.to_thread.run_sync(repair_proxy_storage, self.storage_dir)
         self.config_path.write_text(dump_distribution_config(self.config))
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         command = [*self._command, "serve", str(self.config_path)]
