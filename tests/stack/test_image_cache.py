@@ -6,10 +6,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 
+from main.errors import StackError
 from main.stack.image_cache import (
     _mounts_under,
+    build_lock,
     make_work_dir,
     publish,
     read_cached,
@@ -107,3 +110,29 @@ def test_remove_work_dir_deletes_tree(tmp_path: Path) -> None:
     remove_work_dir(work)
 
     assert not work.exists()
+
+
+@pytest.mark.anyio
+async def test_build_lock_makes_second_wait(tmp_path: Path) -> None:
+    events: list[str] = []
+
+    async def hold(label: str, seconds: float) -> None:
+        async with build_lock(tmp_path, "image", 10, lambda: events.append("wait")):
+            events.append(f"{label} in")
+            await anyio.sleep(seconds)
+            events.append(f"{label} out")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(hold, "first", 1.0)
+        await anyio.sleep(0.1)
+        group.start_soon(hold, "second", 0)
+
+    assert events == ["first in", "wait", "first out", "second in", "second out"]
+
+
+@pytest.mark.anyio
+async def test_build_lock_wait_is_bounded(tmp_path: Path) -> None:
+    async with build_lock(tmp_path, "image", 10, lambda: None):
+        with pytest.raises(StackError, match="another process has been building"):
+            async with build_lock(tmp_path, "image", 0.2, lambda: None):
+                pass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import anyio
@@ -21,6 +20,7 @@ from main.stack.images import (
 )
 from main.stack.layout import ImageLayout
 from main.stack.rootfs import debian_sources
+from tests.stack.processes import processes_mentioning
 from tests.stack.tartools import find_in_layers, read_from_layers
 
 SOURCES = debian_sources("bookworm")
@@ -149,22 +149,34 @@ async def test_cancelled_build_leaves_nothing(tmp_path: Path) -> None:
         await anyio.sleep(3)
         group.cancel_scope.cancel()
 
-    assert [path async for path in anyio.Path(cache).iterdir()] == []
-    assert _processes_mentioning(str(tmp_path)) == []
+    # Only the lock file stays: no layout and no work directory.
+    entries = [path.name async for path in anyio.Path(cache).iterdir()]
+    assert [name for name in entries if not name.endswith(".lock")] == []
+    assert processes_mentioning(str(tmp_path)) == []
 
 
 @pytest.mark.slow
 @pytest.mark.anyio
-async def test_build_twice_reuses_cache(tmp_path: Path) -> None:
-    steps: list[BuildStep] = []
+async def test_concurrent_builds_share_one(tmp_path: Path) -> None:
+    first: list[BuildStep] = []
+    second: list[BuildStep] = []
+    layouts: list[ImageLayout] = []
 
-    built = await ensure_image(SMALL_IMAGE, tmp_path, steps.append)
-    again = await ensure_image(SMALL_IMAGE, tmp_path, steps.append)
+    async def build(steps: list[BuildStep]) -> None:
+        layouts.append(await ensure_image(SMALL_IMAGE, tmp_path, steps.append))
 
-    assert again.index_digest == built.index_digest
-    assert [step.step for step in steps] == [1, 2, 3, 4, 5, 6, 6]
+    async with anyio.create_task_group() as group:
+        group.start_soon(build, first)
+        await anyio.sleep(0.5)
+        group.start_soon(build, second)
+    again = await ensure_image(SMALL_IMAGE, tmp_path)
+
+    assert [step.step for step in first] == [1, 2, 3, 4, 5, 6]
+    assert second[0].message.startswith("waiting for another process")
+    assert second[-1].message.startswith("using the image another build stored")
+    assert layouts[0] == layouts[1] == again
     entries = [path.name async for path in anyio.Path(tmp_path).iterdir()]
-    assert entries == [built.path.name]
+    assert sorted(entries) == sorted([again.path.name, f".{again.path.name}.lock"])
 
 
 def test_small_image_platforms(small_image_layout: ImageLayout) -> None:
@@ -255,18 +267,3 @@ def test_small_image_config(small_image_layout: ImageLayout) -> None:
     assert config["config"]["Env"][0].startswith("PATH=/usr/local/sbin:")
     assert len(config["rootfs"]["diff_ids"]) == len(image.layers)
     assert len(config["history"]) == len(image.layers)
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    """Return ids of processes whose command line contains `text`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if text.encode() in cmdline:
-            found.append(int(entry.name))
-    return found

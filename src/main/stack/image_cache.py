@@ -2,22 +2,29 @@
 
 A layout is built in a temporary work directory inside the cache directory and
 renamed into place when it is complete. A rename within one file system is
-atomic, so readers see either no layout or a whole one, and two processes that
-build the same image at once keep whichever finished first.
+atomic, so readers see either no layout or a whole one. A lock file per image
+(`flock`) makes a second build of the same image wait for the first and reuse
+its result.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+import anyio
 
 from main.errors import StackError
 from main.stack.layout import ImageLayout, read_layout
 
 __all__ = [
+    "build_lock",
     "default_cache_dir",
     "make_work_dir",
     "publish",
@@ -29,6 +36,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _WORK_PREFIX = ".build-"
+_LOCK_POLL_SECONDS = 0.5
 
 
 def default_cache_dir() -> Path:
@@ -56,22 +64,63 @@ def read_cached(target: Path) -> ImageLayout | None:
         return None
 
 
+@asynccontextmanager
+async def build_lock(
+    cache_dir: Path, name: str, max_wait: float, on_wait: Callable[[], None]
+) -> AsyncIterator[None]:
+    """Hold an exclusive lock on building `name` in `cache_dir`.
+
+    Waits up to `max_wait` seconds for a build in another process or task,
+    calling `on_wait` once when it has to wait. The kernel releases the lock
+    when its holder exits, so a killed build never blocks the next one.
+    """
+    _ensure_cache_dir(cache_dir)
+    try:
+        descriptor = os.open(cache_dir / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _cache_dir_error(cache_dir, exc) from exc
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            await _wait_for_lock(descriptor, cache_dir / name, max_wait)
+        yield
+    finally:
+        # Closing the descriptor releases the lock.
+        os.close(descriptor)
+
+
+async def _wait_for_lock(descriptor: int, target: Path, max_wait: float) -> None:
+    try:
+        with anyio.fail_after(max_wait):
+            while True:
+                await anyio.sleep(_LOCK_POLL_SECONDS)
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    continue
+    except TimeoutError as exc:
+        msg = (
+            f"another process has been building {target} for more than "
+            f"{max_wait:g} s; stop it or wait for it, then try again"
+        )
+        raise StackError(msg) from exc
+
+
 def make_work_dir(cache_dir: Path, name: str) -> Path:
     """Create a fresh work directory for building `name` inside `cache_dir`.
 
     Its name carries the process ID, so that `remove_stale_work_dirs` can tell
     the work directories of killed processes from those of running builds.
     """
+    _ensure_cache_dir(cache_dir)
+    prefix = f"{_WORK_PREFIX}{os.getpid()}-{name}-"
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        prefix = f"{_WORK_PREFIX}{os.getpid()}-{name}-"
         return Path(tempfile.mkdtemp(prefix=prefix, dir=cache_dir))
     except OSError as exc:
-        msg = (
-            f"cannot write to the image cache directory {cache_dir}: "
-            f"{exc.strerror}; choose a writable directory or set XDG_CACHE_HOME"
-        )
-        raise StackError(msg) from exc
+        raise _cache_dir_error(cache_dir, exc) from exc
 
 
 def remove_stale_work_dirs(cache_dir: Path) -> None:
@@ -107,6 +156,21 @@ def remove_work_dir(work_dir: Path) -> None:
         )
         return
     shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _ensure_cache_dir(cache_dir: Path) -> None:
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cache_dir_error(cache_dir, exc) from exc
+
+
+def _cache_dir_error(cache_dir: Path, exc: OSError) -> StackError:
+    msg = (
+        f"cannot write to the image cache directory {cache_dir}: "
+        f"{exc.strerror}; choose a writable directory or set XDG_CACHE_HOME"
+    )
+    return StackError(msg)
 
 
 def _process_exists(pid: int) -> bool:

@@ -34,6 +34,7 @@ import anyio
 import anyio.to_thread
 
 from main.stack.image_cache import (
+    build_lock,
     default_cache_dir,
     make_work_dir,
     publish,
@@ -136,6 +137,8 @@ X86_PACKAGES = ("*x86-64*", "*amd64*", "*i386*")
 _AMD64 = LayoutPlatform("amd64")
 _ARM64 = LayoutPlatform("arm64", variant="v8")
 _TOTAL_STEPS = 6
+# How many mmdebstrap time limits a build waits for another build's lock.
+_LOCK_WAIT_RUNS = 3
 
 
 @dataclass(frozen=True)
@@ -238,14 +241,21 @@ async def ensure_image(
         return cached
 
     check_mmdebstrap()
-    remove_stale_work_dirs(cache_dir)
-    work_dir = make_work_dir(cache_dir, target.name)
-    try:
-        built = await _build(spec, sources, work_dir, reporter, mmdebstrap_timeout)
-        publish(built, target)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(remove_work_dir, work_dir)
+    # A second build of the same image waits for the first and reuses it.
+    max_wait = _LOCK_WAIT_RUNS * mmdebstrap_timeout
+    async with build_lock(cache_dir, target.name, max_wait, reporter.waiting):
+        cached = read_cached(target)
+        if cached is not None:
+            reporter.finish(f"using the image another build stored in {target}")
+            return cached
+        remove_stale_work_dirs(cache_dir)
+        work_dir = make_work_dir(cache_dir, target.name)
+        try:
+            built = await _build(spec, sources, work_dir, reporter, mmdebstrap_timeout)
+            publish(built, target)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(remove_work_dir, work_dir)
 
     layout = read_layout(target)
     sizes = ", ".join(
@@ -266,6 +276,10 @@ class _Reporter:
 
     def step(self, message: str) -> None:
         self._step += 1
+        self._emit(BuildStep(self._reference, self._step, _TOTAL_STEPS, message))
+
+    def waiting(self) -> None:
+        message = "waiting for another process that builds this image"
         self._emit(BuildStep(self._reference, self._step, _TOTAL_STEPS, message))
 
     def finish(self, message: str) -> None:
