@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -14,17 +13,9 @@ import pytest
 from main.errors import RegistryError, UsageError
 from main.oci.push import push_layout
 from main.stack.images import SMALL_IMAGE
-from main.stack.layers import read_tree, split_tree, write_layer
-from main.stack.layout import (
-    ImageLayout,
-    LayoutPlatform,
-    RuntimeConfig,
-    read_layout,
-    write_image,
-    write_index,
-)
+from main.stack.layout import ImageLayout
 from main.stack.ports import free_port
-from tests.stack.tartools import EPOCH, Member, write_tar
+from tests.stack.tartools import write_tiny_layout
 
 REPOSITORY = SMALL_IMAGE.repository
 TAG = SMALL_IMAGE.tag
@@ -42,27 +33,6 @@ def skopeo(*arguments: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
-
-
-def tiny_layout(tmp_path: Path, file_size: int = 1000) -> ImageLayout:
-    """Write a one-platform layout whose only layer contains random bytes."""
-    tar = write_tar(
-        tmp_path / "root.tar",
-        [Member("data", "dir"), Member("data/blob", data=os.urandom(file_size))],
-    )
-    layout_dir = tmp_path / "layout"
-    (plan,) = split_tree(read_tree(tar, EPOCH), ("",), EPOCH)
-    layer = write_layer(plan, layout_dir / "blobs" / "sha256")
-    manifest = write_image(
-        layout_dir,
-        LayoutPlatform("amd64"),
-        [layer],
-        RuntimeConfig(env=(), cmd=("true",)),
-        epoch=EPOCH,
-        created_by=["test"],
-    )
-    write_index(layout_dir, [manifest], "tiny")
-    return read_layout(layout_dir)
 
 
 @pytest.mark.anyio
@@ -166,7 +136,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 @pytest.mark.anyio
 async def test_push_streams_blob_in_chunks(tmp_path: Path) -> None:
     # Random data does not compress, so the layer spans several read chunks.
-    layout = tiny_layout(tmp_path, file_size=3 * 1024 * 1024)
+    layout = write_tiny_layout(tmp_path, file_size=3 * 1024 * 1024)
     layer = layout.platforms[0].layers[0]
     transport = RecordingTransport()
 
@@ -183,7 +153,7 @@ async def test_push_streams_blob_in_chunks(tmp_path: Path) -> None:
 async def test_registry_rejection_names_url_and_status(
     upstream_registry: str, tmp_path: Path
 ) -> None:
-    layout = tiny_layout(tmp_path)
+    layout = write_tiny_layout(tmp_path)
 
     async with client() as http:
         with pytest.raises(RegistryError) as caught:
@@ -196,7 +166,7 @@ async def test_registry_rejection_names_url_and_status(
 
 @pytest.mark.anyio
 async def test_unreachable_registry_is_registry_error(tmp_path: Path) -> None:
-    layout = tiny_layout(tmp_path)
+    layout = write_tiny_layout(tmp_path)
     base_url = f"http://127.0.0.1:{free_port()}"
 
     async with client() as http:
@@ -209,7 +179,7 @@ async def test_unreachable_registry_is_registry_error(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_missing_blob_is_usage_error(tmp_path: Path) -> None:
-    layout = tiny_layout(tmp_path)
+    layout = write_tiny_layout(tmp_path)
     layout.blob_path(layout.platforms[0].layers[0].digest).unlink()
 
     async with client() as http:
@@ -219,7 +189,7 @@ async def test_missing_blob_is_usage_error(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_unknown_tag_is_usage_error(tmp_path: Path) -> None:
-    layout = tiny_layout(tmp_path)
+    layout = write_tiny_layout(tmp_path)
     index_json = layout.path / "index.json"
     document = json.loads(index_json.read_bytes())
     document["manifests"].append(document["manifests"][0])

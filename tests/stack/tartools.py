@@ -1,13 +1,24 @@
-"""Build tiny root filesystem tarballs and read layers back, for layer tests."""
+"""Build tiny root filesystems, layers and layouts, and read layers back."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import io
+import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from main.stack.layers import read_tree, split_tree, write_layer
+from main.stack.layout import (
+    ImageLayout,
+    LayoutPlatform,
+    RuntimeConfig,
+    read_layout,
+    write_image,
+    write_index,
+)
 
 EPOCH = 1_700_000_000
 
@@ -119,3 +130,24 @@ def read_from_layers(layers: list[Path], name: str, size: int) -> bytes:
             assert extracted is not None
             return extracted.read(size)
     raise KeyError(name)
+
+
+def write_tiny_layout(tmp_path: Path, file_size: int = 1000) -> ImageLayout:
+    """Write a one-platform layout whose only layer contains random bytes."""
+    tar = write_tar(
+        tmp_path / "root.tar",
+        [Member("data", "dir"), Member("data/blob", data=os.urandom(file_size))],
+    )
+    layout_dir = tmp_path / "layout"
+    (plan,) = split_tree(read_tree(tar, EPOCH), ("",), EPOCH)
+    layer = write_layer(plan, layout_dir / "blobs" / "sha256")
+    manifest = write_image(
+        layout_dir,
+        LayoutPlatform("amd64"),
+        [layer],
+        RuntimeConfig(env=(), cmd=("true",)),
+        epoch=EPOCH,
+        created_by=["test"],
+    )
+    write_index(layout_dir, [manifest], "tiny")
+    return read_layout(layout_dir)

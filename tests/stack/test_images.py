@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from main.errors import StackError
+from main.stack import images
 from main.stack.images import (
     DEFAULT_IMAGES,
     SMALL_IMAGE,
@@ -21,7 +22,11 @@ from main.stack.images import (
 from main.stack.layout import ImageLayout
 from main.stack.rootfs import debian_sources
 from tests.stack.processes import processes_mentioning
-from tests.stack.tartools import find_in_layers, read_from_layers
+from tests.stack.tartools import (
+    find_in_layers,
+    read_from_layers,
+    write_tiny_layout,
+)
 
 SOURCES = debian_sources("bookworm")
 ELF_MACHINE = {"amd64": 62, "arm64": 183}
@@ -131,6 +136,56 @@ async def test_cached_image_is_not_rebuilt(
     assert layout == small_image_layout
     assert len(steps) == 1
     assert steps[0].message.startswith("using the cached image")
+
+
+@pytest.fixture
+def fake_build(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Replace the mmdebstrap pipeline with a one-second tiny layout build."""
+    work_dirs: list[Path] = []
+
+    async def build(
+        spec: object, sources: object, work_dir: Path, reporter: object, limit: float
+    ) -> Path:
+        work_dirs.append(work_dir)
+        await anyio.sleep(1)
+        return write_tiny_layout(work_dir).path
+
+    monkeypatch.setattr(images, "_build", build)
+    return work_dirs
+
+
+@pytest.mark.anyio
+async def test_concurrent_calls_build_once(
+    fake_build: list[Path], tmp_path: Path
+) -> None:
+    steps: list[BuildStep] = []
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(ensure_image, SMALL_IMAGE, tmp_path, steps.append)
+
+    messages = [step.message for step in steps]
+    assert len(fake_build) == 1
+    assert messages.count("waiting for another process that builds this image") == 2
+    assert sum(m.startswith("using the image another build") for m in messages) == 2
+    assert not fake_build[0].exists()
+
+
+@pytest.mark.anyio
+async def test_failed_build_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async def build(*arguments: object) -> Path:
+        msg = "mmdebstrap failed"
+        raise StackError(msg)
+
+    monkeypatch.setattr(images, "_build", build)
+
+    with pytest.raises(StackError, match="mmdebstrap failed"):
+        await ensure_image(SMALL_IMAGE, tmp_path)
+
+    entries = [path.name async for path in anyio.Path(tmp_path).iterdir()]
+    assert [name for name in entries if not name.endswith(".lock")] == []
 
 
 @pytest.mark.slow
