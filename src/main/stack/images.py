@@ -8,10 +8,13 @@ official images:
 - linux/arm64/v8 unpacks the same package names for arm64 with mmdebstrap's
   extract variant, which runs no arm64 code, so no emulator is needed. Names
   that arm64 lacks (x86-only libraries) are left out, and apt adds the arm64
-  counterparts that dependencies call for. Files
-  that the amd64 maintainer scripts created (users and groups, alternatives
-  links, byte-compiled Python) are copied in unless their path or name is
-  specific to x86.
+  counterparts that dependencies call for. Files that the amd64 maintainer
+  scripts created (users and groups, alternatives links, byte-compiled
+  Python) are copied in unless their path or name is specific to x86.
+
+NOTE: the arm64 root has an empty dpkg database and no ld.so.cache, because
+no arm64 maintainer script or ldconfig ever runs. Its files are complete for
+pulling and unpacking, but apt inside an arm64 container sees no packages.
 
 Each platform's root is split by path into four gzip layers (see
 `LAYER_ROOTS`). The layout of a built image goes to a cache directory under a
@@ -226,7 +229,9 @@ async def ensure_image(
 ) -> ImageLayout:
     """Return the cached layout of `spec`, building it first if needed.
 
-    `sources` are the sources.list lines for mmdebstrap (default:
+    A call that finds another process or task building the same image waits
+    for it and returns its result. `progress` receives one BuildStep per
+    step. `sources` are the sources.list lines for mmdebstrap (default:
     deb.debian.org for the spec's suite, its updates and security).
     `mmdebstrap_timeout` bounds each mmdebstrap run, in seconds.
     """
