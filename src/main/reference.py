@@ -118,6 +118,7 @@ def parse_reference(text: str, default_registry: str = DOCKER_HUB) -> ImageRefer
             "or 'ghcr.io/org/app:1'"
         )
     _check_no_scheme(text)
+    _check_no_login(text)
     _check_characters(text)
 
     name, tag, digest = _split_reference(text)
@@ -286,6 +287,20 @@ def _check_no_scheme(text: str) -> None:
         f"invalid image reference {_show(without_scheme)}: remove the "
         f"{_show(match.group())} prefix, because a reference names a registry "
         "host, not a URL"
+    )
+
+
+def _check_no_login(text: str) -> None:
+    # A digest never contains '/', so an '@' followed by a '/' ends a login
+    # such as user:password@registry/repository. The message leaves the login
+    # out, because the other checks would quote it.
+    last_slash = text.rfind("/")
+    at = text.rfind("@", 0, last_slash) if last_slash > 0 else -1
+    if at < 0:
+        return
+    raise InvalidReferenceError(
+        f"invalid image reference {_show('***@' + text[at + 1 :])}: remove the "
+        "user name and password before '@'; a reference names no login"
     )
 
 

@@ -113,8 +113,20 @@ def check_url(key: str, value: object, suggestion: str) -> str:
     if not _SCHEME.match(text) and _is_host_port(bare):
         suggestion = f"https://{bare}"
     _fail(
-        f"{key} {text!r} is not a registry URL https://host[:port]; use {suggestion!r}"
+        f"{key} {_without_login(text)!r} is not a registry URL https://host[:port]; "
+        f"use {suggestion!r}"
     )
+
+
+def _without_login(url: str) -> str:
+    """Replace the `user:password@` of a URL with `***@`, so messages can quote it."""
+    scheme = _SCHEME.match(url)
+    start = scheme.end() if scheme else 0
+    # The last '@' counts, because a password may itself contain '@' or '/'.
+    at = url.rfind("@")
+    if at < start:
+        return url
+    return f"{url[:start]}***@{url[at + 1 :]}"
 
 
 def check_port(key: str, value: object, fallback: int) -> int:

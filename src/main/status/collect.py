@@ -18,6 +18,7 @@ import httpx
 
 from main.deploy.kubectl import Kubectl
 from main.errors import RegistryError
+from main.reference import normalize_base_url
 from main.render.engine_objects import ENGINE_NAME
 from main.render.mirrors import STORAGE_ROOT, mirror_name
 from main.settings import Settings, Upstream
@@ -57,9 +58,11 @@ async def collect_status(
 ) -> StatusReport:
     """Read every mirror of the settings, and the engine config if `kubectl` is set.
 
-    `mirror_urls` replaces the URL of single mirrors by registry name.
+    `mirror_urls` replaces the URL of single mirrors by registry name. A URL
+    with a user name, query or fragment raises UsageError, because the report
+    and logs quote URLs.
     """
-    urls = dict(mirror_urls or {})
+    urls = _checked_urls(mirror_urls)
     mirrors = []
     async with httpx.AsyncClient(trust_env=False, timeout=HTTP_TIMEOUT) as client:
         for upstream in settings.upstreams:
@@ -75,6 +78,10 @@ async def collect_status(
         kubectl, settings.namespaces.engine, ENGINE_NAME, ENGINE_CONFIG_KEY
     )
     return StatusReport(mirrors, check_engine_config(text, expected_mirrors(settings)))
+
+
+def _checked_urls(urls: Mapping[str, str] | None) -> dict[str, str]:
+    return {name: normalize_base_url(url) for name, url in (urls or {}).items()}
 
 
 @asynccontextmanager
