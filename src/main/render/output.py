@@ -20,13 +20,16 @@ def write_manifests(settings: Settings, out_dir: Path) -> list[Path]:
     The files are written to a new directory beside `out_dir`, which then
     takes its place, so a failure leaves the old directory as it was and no
     half-written file. Everything in `out_dir` is replaced, including files
-    that the renderer no longer produces.
+    that the renderer no longer produces, so an existing `out_dir` may hold
+    only `*.yaml` files: any other entry raises UsageError, because replacing
+    a folder such as /etc or a project root would delete it.
     """
     files = render_manifests(settings)
     target = out_dir.absolute()
     if target.exists() and not target.is_dir():
         msg = f"output {str(out_dir)!r} is a file; pass a directory path"
         raise UsageError(msg)
+    _check_replaceable(out_dir, target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -44,6 +47,25 @@ def write_manifests(settings: Settings, out_dir: Path) -> list[Path]:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [target / name for name in sorted(files)]
+
+
+def _check_replaceable(out_dir: Path, target: Path) -> None:
+    """Raise UsageError unless `target` is missing or holds only YAML files."""
+    if not target.is_dir():
+        return
+    try:
+        entries = sorted(target.iterdir())
+    except OSError as exc:
+        msg = f"cannot read {str(out_dir)!r}: {exc.strerror}; choose a readable path"
+        raise UsageError(msg) from exc
+    for entry in entries:
+        if entry.suffix != ".yaml" or entry.is_symlink() or not entry.is_file():
+            msg = (
+                f"output {str(out_dir)!r} holds {entry.name!r}, which is not a "
+                "rendered manifest, and render replaces the whole folder; pass "
+                "a new or empty folder, or the folder of an earlier render"
+            )
+            raise UsageError(msg)
 
 
 def _replace_directory(staging: Path, target: Path) -> None:
