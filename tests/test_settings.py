@@ -16,6 +16,7 @@ from main.errors import SettingsError
 from main.settings import (
     DEFAULT_SETTINGS_FILE,
     ENGINE_VERSION,
+    GATEWAY_IMAGE_PLACEHOLDER,
     Credentials,
     LocalVolume,
     Settings,
@@ -393,6 +394,46 @@ BAD_SETTINGS = [
         "unknown override key 'storage.size.value'; use 'storage.size'",
         id="override-through-a-value",
     ),
+    pytest.param(
+        {"gateway": {"image": "ghcr.io/Example/registry-mirror-gateway"}},
+        None,
+        "gateway.image 'ghcr.io/Example/registry-mirror-gateway' is not an image"
+        " reference with a tag or digest and a lower-case repository;"
+        " use 'ghcr.io/example/registry-mirror-gateway:0.1.0'",
+        id="gateway-image-upper-case-without-tag",
+    ),
+    pytest.param(
+        {"gateway": {"port": 5001}},
+        None,
+        "gateway.port 5001 equals mirror.debug_port; use 5002",
+        id="gateway-port-on-debug-port",
+    ),
+    pytest.param(
+        {"mirror": {"debug_port": 5002}},
+        None,
+        "gateway.port 5002 equals mirror.debug_port; use 5003",
+        id="debug-port-on-gateway-port",
+    ),
+    pytest.param(
+        {"gateway": {"spool_size": "2 GB"}},
+        None,
+        "gateway.spool_size '2 GB' is not a Kubernetes quantity; use '2Gi'",
+        id="gateway-spool-in-gigabytes",
+    ),
+    pytest.param(
+        {"gateway": {"read_timeout": 0}},
+        None,
+        "gateway.read_timeout 0 is not a number of seconds above 0 and at most"
+        " 3600; use 30",
+        id="gateway-zero-timeout",
+    ),
+    pytest.param(
+        {"gateway": {"username": "me"}},
+        None,
+        "gateway.username is not accepted: upstream logins are read from a"
+        ' Kubernetes Secret; set credentials = { secret = "NAME" } instead',
+        id="gateway-inline-login",
+    ),
 ]
 
 
@@ -486,6 +527,32 @@ def test_override_none_restores_default() -> None:
     assert settings.storage.size == "50Gi"
 
 
+def test_gateway_placeholder_is_the_default() -> None:
+    settings = parse_settings({"gateway": {"image": GATEWAY_IMAGE_PLACEHOLDER}})
+
+    assert settings.gateway.image == GATEWAY_IMAGE_PLACEHOLDER
+    assert settings.gateway == Settings().gateway
+
+
+def test_gateway_values_read_from_table() -> None:
+    data = {
+        "gateway": {
+            "image": "registry.lan:5443/ci/registry-mirror-gateway@sha256:" + "a" * 64,
+            "port": 6002,
+            "connect_timeout": 2.5,
+            "resources": {"memory_limit": "1Gi"},
+        }
+    }
+
+    gateway = parse_settings(data).gateway
+
+    assert gateway.image.startswith("registry.lan:5443/ci/")
+    assert gateway.port == 6002
+    assert gateway.connect_timeout == 2.5
+    assert gateway.read_timeout == 30.0
+    assert gateway.resources.memory_limit == "1Gi"
+
+
 def test_local_volume_parsed() -> None:
     data = {"storage": {"local": {"node": "node-1", "path": "/srv/registry-mirror/"}}}
 
@@ -529,6 +596,9 @@ FREE_TEXT_KEYS = [
     "mirror.ttl",
     "mirror.port",
     "mirror.image",
+    "gateway.image",
+    "gateway.read_timeout",
+    "gateway.spool_size",
     "engine.repository",
     "engine.resources.cpu_request",
     "engine.resources.memory_limit",

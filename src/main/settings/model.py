@@ -10,10 +10,12 @@ __all__ = [
     "DEFAULT_REGISTRIES",
     "ENGINE_REPOSITORY",
     "ENGINE_VERSION",
+    "GATEWAY_IMAGE_PLACEHOLDER",
     "KNOWN_REGISTRIES",
     "REGISTRY_IMAGE",
     "Credentials",
     "Engine",
+    "Gateway",
     "LocalVolume",
     "Mirror",
     "Namespaces",
@@ -33,6 +35,11 @@ REGISTRY_IMAGE = (
     "docker.io/library/registry:3.1.1"
     "@sha256:1be55279f18a2fe1a74edf2664cac61c1bea305b7b4642dab412e7affdcb3e33"
 )
+
+# The gateway image is built from this repository (the Dagger function
+# `build-gateway`) and published by each user, so no real default exists.
+# `deploy` rejects this placeholder; `render` accepts it.
+GATEWAY_IMAGE_PLACEHOLDER = "ghcr.io/OWNER/registry-mirror-gateway:0.1.0"
 
 # The registry API endpoint of well-known registries. Docker Hub serves its
 # API from another host than the name that image references use.
@@ -134,6 +141,25 @@ class Mirror:
 
 
 @dataclass(frozen=True)
+class Gateway:
+    """Settings of the upstream gateway, the sidecar between a mirror and its upstream.
+
+    Timeouts are in seconds. `spool_size` limits the emptyDir that holds the
+    spool files of upstream responses in flight and recently reused.
+    """
+
+    image: str = GATEWAY_IMAGE_PLACEHOLDER
+    port: int = 5002
+    spool_size: str = "2Gi"
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    tag_deadline: float = 2.0
+    # NOTE: sized from one measurement: about 60 MB resident set at idle
+    # (Python 3.11, x86_64). A busy gateway holds more flights and known tags.
+    resources: Resources = Resources("50m", "96Mi", "256Mi", "1")
+
+
+@dataclass(frozen=True)
 class Engine:
     """Settings of the in-cluster Dagger engine."""
 
@@ -163,6 +189,7 @@ class Settings:
     upstreams: tuple[Upstream, ...] = field(default_factory=_default_upstreams)
     storage: Storage = Storage()
     mirror: Mirror = Mirror()
+    gateway: Gateway = Gateway()
     engine: Engine = Engine()
 
     def mirror_address(self, upstream: Upstream) -> str:

@@ -12,9 +12,11 @@ from typing import Any, NoReturn
 from main.errors import SettingsError
 from main.settings.model import (
     DEFAULT_REGISTRIES,
+    GATEWAY_IMAGE_PLACEHOLDER,
     KNOWN_REGISTRIES,
     Credentials,
     Engine,
+    Gateway,
     LocalVolume,
     Mirror,
     Namespaces,
@@ -28,6 +30,7 @@ from main.settings.values import (
     check_cpu,
     check_duration,
     check_host_port,
+    check_image_reference,
     check_image_repository,
     check_label,
     check_memory,
@@ -37,6 +40,7 @@ from main.settings.values import (
     check_secret_key,
     check_size,
     check_subdomain,
+    check_timeout,
     check_url,
 )
 
@@ -215,6 +219,27 @@ _MIRROR_CHECKS: Mapping[str, Check] = {
     "debug_port": check_port,
     "ttl": check_duration,
 }
+
+
+def _check_gateway_image(key: str, value: object, fallback: str) -> str:
+    """Check the gateway image, accepting the default placeholder unchanged.
+
+    The placeholder's `OWNER` is upper case on purpose, so that nobody takes it
+    for a real image; `deploy` rejects it.
+    """
+    if value == GATEWAY_IMAGE_PLACEHOLDER:
+        return GATEWAY_IMAGE_PLACEHOLDER
+    return check_image_reference(key, value, fallback)
+
+
+_GATEWAY_CHECKS: Mapping[str, Check] = {
+    "image": _check_gateway_image,
+    "port": check_port,
+    "spool_size": check_size,
+    "connect_timeout": check_timeout,
+    "read_timeout": check_timeout,
+    "tag_deadline": check_timeout,
+}
 _ENGINE_CHECKS: Mapping[str, Check] = {
     "repository": check_image_repository,
     "port": check_port,
@@ -235,6 +260,8 @@ def _override_keys() -> list[str]:
         ("storage", _STORAGE_CHECKS),
         ("mirror", _MIRROR_CHECKS),
         ("mirror.resources", _RESOURCE_CHECKS),
+        ("gateway", _GATEWAY_CHECKS),
+        ("gateway.resources", _RESOURCE_CHECKS),
         ("engine", _ENGINE_CHECKS),
         ("engine.resources", _RESOURCE_CHECKS),
     ]
@@ -246,7 +273,15 @@ def _override_keys() -> list[str]:
 
 
 def _build_settings(raw: Mapping[str, Any]) -> Settings:
-    top = ("namespaces", "cluster_domain", "upstreams", "storage", "mirror", "engine")
+    top = (
+        "namespaces",
+        "cluster_domain",
+        "upstreams",
+        "storage",
+        "mirror",
+        "gateway",
+        "engine",
+    )
     _reject_unknown("", raw, top)
     domain = check_subdomain(
         "cluster_domain", raw.get("cluster_domain", "cluster.local")
@@ -259,9 +294,11 @@ def _build_settings(raw: Mapping[str, Any]) -> Settings:
         upstreams=_build_upstreams(raw),
         storage=_build_storage(raw),
         mirror=_build_mirror(raw),
+        gateway=_build_gateway(raw),
         engine=_build_engine(raw),
     )
     _check_mirror_addresses(settings)
+    _check_pod_ports(settings)
     return settings
 
 
@@ -278,6 +315,13 @@ def _build_mirror(raw: Mapping[str, Any]) -> Mirror:
         port = mirror.debug_port
         _fail(f"mirror.debug_port {port} equals mirror.port; use {port + 1}")
     return mirror
+
+
+def _build_gateway(raw: Mapping[str, Any]) -> Gateway:
+    default = Gateway()
+    values = _fields("gateway", raw, default, _GATEWAY_CHECKS)
+    resources = _build_resources(raw, "gateway.resources", default.resources)
+    return Gateway(**values, resources=resources)
 
 
 def _build_engine(raw: Mapping[str, Any]) -> Engine:
@@ -411,6 +455,23 @@ def _check_duplicates(upstreams: list[Upstream]) -> None:
             )
         if len(f"mirror-{upstream.slug}") > 63:
             _fail(f"upstream {upstream.registry!r} is too long for a Kubernetes name")
+
+
+def _check_pod_ports(settings: Settings) -> None:
+    """Reject a gateway port that a mirror container already listens on.
+
+    The gateway runs in the mirror's pod, and the containers of a pod share
+    one network namespace.
+    """
+    port = settings.gateway.port
+    taken = {
+        settings.mirror.port: "mirror.port",
+        settings.mirror.debug_port: "mirror.debug_port",
+    }
+    if port in taken:
+        default = Gateway().port
+        free = next(p for p in range(default, default + 3) if p not in taken)
+        _fail(f"gateway.port {port} equals {taken[port]}; use {free}")
 
 
 def _check_mirror_addresses(settings: Settings) -> None:

@@ -17,6 +17,7 @@ __all__ = [
     "check_cpu",
     "check_duration",
     "check_host_port",
+    "check_image_reference",
     "check_image_repository",
     "check_label",
     "check_memory",
@@ -26,6 +27,7 @@ __all__ = [
     "check_secret_key",
     "check_size",
     "check_subdomain",
+    "check_timeout",
     "check_url",
     "suggest_label",
 ]
@@ -51,6 +53,17 @@ _DAYS = re.compile(r"\s*(?P<days>[0-9]+)\s*d(ays?)?\s*")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
 _URL = re.compile(r"(?P<scheme>https?)://(?P<netloc>[^/?#]+)/?")
+# An image reference as the distribution reference grammar defines it, with a
+# tag, a sha256 digest or both. Domain components may hold upper case, path
+# components may not.
+_DOMAIN_COMPONENT = r"[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?"
+_DOMAIN = rf"{_DOMAIN_COMPONENT}(\.{_DOMAIN_COMPONENT})*(:[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*"
+_TAG = r":[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_IMAGE_REFERENCE = re.compile(
+    rf"({_DOMAIN}/)?{_PATH_COMPONENT}(/{_PATH_COMPONENT})*"
+    rf"({_TAG}(@sha256:[0-9a-f]{{64}})?|@sha256:[0-9a-f]{{64}})"
+)
 
 
 def _fail(message: str) -> NoReturn:
@@ -200,6 +213,47 @@ def check_pinned_image(key: str, value: object, fallback: str) -> str:
         return text
     _fail(
         f"{key} {text!r} must be pinned by digest (name@sha256:...); use {fallback!r}"
+    )
+
+
+def check_image_reference(key: str, value: object, fallback: str) -> str:
+    """Check an image reference that names a tag or a digest, such as `host/app:1.0`.
+
+    The suggested correction lowercases the repository path and adds the tag
+    of `fallback` when the value has neither tag nor digest.
+    """
+    text = _text(key, value, fallback)
+    if _IMAGE_REFERENCE.fullmatch(text):
+        return text
+    domain, slash, path = text.strip().partition("/")
+    suggestion = f"{domain}{slash}{path.lower()}" if slash else domain.lower()
+    last = suggestion.rsplit("/", 1)[-1]
+    fallback_last = fallback.rsplit("/", 1)[-1]
+    if ":" not in last and "@" not in last and ":" in fallback_last:
+        suggestion += ":" + fallback_last.rsplit(":", 1)[1]
+    if not _IMAGE_REFERENCE.fullmatch(suggestion):
+        suggestion = fallback
+    _fail(
+        f"{key} {text!r} is not an image reference with a tag or digest and a"
+        f" lower-case repository; use {suggestion!r}"
+    )
+
+
+def check_timeout(key: str, value: object, fallback: float) -> float:
+    """Check a number of seconds above 0 and at most an hour, such as `2.5`."""
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is not None and 0 < number <= 3600:
+        return number
+    _fail(
+        f"{key} {value!r} is not a number of seconds above 0 and at most 3600;"
+        f" use {fallback:g}"
     )
 
 
