@@ -26,19 +26,34 @@ def _mirror(settings: Settings, name: str = "mirror-docker-io") -> dict[str, Any
     return named(settings, "Deployment", name)
 
 
-def test_each_mirror_proxies_its_own_upstream() -> None:
+def test_every_mirror_pulls_through_its_gateway() -> None:
+    for name, config in _proxy_configs(Settings()).items():
+        assert config["proxy"]["remoteurl"] == "http://127.0.0.1:5002", name
+
+
+def test_each_gateway_proxies_its_own_upstream() -> None:
     settings = Settings()
 
-    configs = _proxy_configs(settings)
+    upstreams = {
+        deployment["metadata"]["name"]: _gateway_arguments(deployment)["--upstream"]
+        for deployment in objects(settings, "Deployment")
+    }
 
-    assert configs["mirror-docker-io"]["proxy"]["remoteurl"] == (
-        "https://registry-1.docker.io"
-    )
-    assert configs["mirror-ghcr-io"]["proxy"]["remoteurl"] == "https://ghcr.io"
-    assert configs["mirror-quay-io"]["proxy"]["remoteurl"] == "https://quay.io"
-    assert configs["mirror-registry-k8s-io"]["proxy"]["remoteurl"] == (
-        "https://registry.k8s.io"
-    )
+    assert upstreams == {
+        "mirror-docker-io": "https://registry-1.docker.io",
+        "mirror-ghcr-io": "https://ghcr.io",
+        "mirror-quay-io": "https://quay.io",
+        "mirror-registry-k8s-io": "https://registry.k8s.io",
+    }
+
+
+def _gateway_arguments(deployment: dict[str, Any]) -> dict[str, str]:
+    sidecars = deployment["spec"]["template"]["spec"]["initContainers"]
+    arguments: dict[str, str] = {}
+    for argument in sidecars[0]["args"]:
+        name, _, value = argument.partition("=")
+        arguments[name] = value
+    return arguments
 
 
 def test_every_proxy_config_enables_delete() -> None:
@@ -124,14 +139,36 @@ def test_mirror_has_requests_and_limits() -> None:
     assert resources["limits"] == {"cpu": "1", "memory": "512Mi"}
 
 
-def test_mirror_metrics_annotated_for_prometheus() -> None:
+def test_pod_annotations_scrape_the_gateway() -> None:
     template = _mirror(Settings())["spec"]["template"]
 
     annotations = template["metadata"]["annotations"]
 
     assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/port"] == "5001"
+    assert annotations["prometheus.io/port"] == "5002"
     assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_service_annotations_scrape_distribution() -> None:
+    service = named(Settings(), "Service", "mirror-docker-io")
+
+    annotations = service["metadata"]["annotations"]
+
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "5001",
+        "prometheus.io/path": "/metrics",
+    }
+
+
+def test_kubectl_defaults_to_distribution_container() -> None:
+    template = _mirror(Settings())["spec"]["template"]
+
+    annotation = template["metadata"]["annotations"][
+        "kubectl.kubernetes.io/default-container"
+    ]
+
+    assert annotation == container(_mirror(Settings()))["name"]
 
 
 def test_mirror_service_selects_its_pods() -> None:
@@ -194,28 +231,21 @@ def test_local_volumes_get_separate_directories() -> None:
     ]
 
 
-def test_login_read_from_secret() -> None:
-    mirror = container(_mirror(home_settings()))
+def test_distribution_gets_no_login() -> None:
+    for name in ("mirror-docker-io", "mirror-ghcr-io"):
+        mirror = container(_mirror(home_settings(), name))
 
-    assert mirror["env"] == [
-        {
-            "name": "REGISTRY_PROXY_USERNAME",
-            "valueFrom": {"secretKeyRef": {"name": "dockerhub-login", "key": "user"}},
-        },
-        {
-            "name": "REGISTRY_PROXY_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": "dockerhub-login", "key": "token"}},
-        },
-    ]
+        assert "env" not in mirror, name
 
 
-def test_mirror_without_login_has_no_env() -> None:
-    mirror = container(_mirror(home_settings(), "mirror-ghcr-io"))
-
-    assert "env" not in mirror
-
-
-@pytest.mark.parametrize("variable", ["REGISTRY_PROXY_PASSWORD", "DOCKERHUB_TOKEN"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "REGISTRY_MIRROR_UPSTREAM_PASSWORD",
+        "REGISTRY_PROXY_PASSWORD",
+        "DOCKERHUB_TOKEN",
+    ],
+)
 def test_no_rendered_file_contains_login(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:

@@ -111,10 +111,30 @@ def test_mirror_metrics_open_to_monitoring_only() -> None:
     home_ingress = named(home_settings(), "NetworkPolicy", "mirrors")["spec"]["ingress"]
 
     assert len(default_ingress) == 1
+    assert len(home_ingress) == 2
     assert home_ingress[1] == {
         "from": [_namespace_peer("monitoring")],
-        "ports": [{"protocol": "TCP", "port": 5001}],
+        "ports": [{"protocol": "TCP", "port": 5001}, {"protocol": "TCP", "port": 5002}],
     }
+
+
+def test_engine_reaches_only_registry_port() -> None:
+    ingress = named(home_settings(), "NetworkPolicy", "mirrors")["spec"]["ingress"]
+
+    engine_rules = [rule for rule in ingress if "podSelector" in rule["from"][0]]
+
+    assert len(engine_rules) == 1
+    assert engine_rules[0]["ports"] == [{"protocol": "TCP", "port": 5000}]
+
+
+def test_gateway_port_follows_settings() -> None:
+    data = {"namespaces": {"monitoring": "prometheus"}, "gateway": {"port": 6002}}
+    settings = parse_settings(data)
+
+    ingress = named(settings, "NetworkPolicy", "mirrors")["spec"]["ingress"]
+
+    assert ingress[1]["from"] == [_namespace_peer("prometheus")]
+    assert {"protocol": "TCP", "port": 6002} in ingress[1]["ports"]
 
 
 def test_namespaces_enforce_pod_security() -> None:

@@ -41,6 +41,7 @@ from main.errors import SettingsError
 __all__ = [
     "HEALTH_PATH",
     "LOG_LEVELS",
+    "METRICS_PATH",
     "ProxyConfig",
     "dump_distribution_config",
     "normalize_remote_url",
@@ -49,6 +50,9 @@ __all__ = [
 
 HEALTH_PATH = "/debug/health"
 """Path on the debug address that returns 200 without authentication."""
+
+METRICS_PATH = "/metrics"
+"""Path of the Prometheus metrics on the debug address, when they are enabled."""
 
 LOG_LEVELS = ("error", "warn", "info", "debug")
 
@@ -247,7 +251,7 @@ def _http_section(config: ProxyConfig) -> dict[str, object]:
     if config.debug_address is not None:
         debug: dict[str, object] = {"addr": config.debug_address}
         if config.prometheus:
-            debug["prometheus"] = {"enabled": True, "path": "/metrics"}
+            debug["prometheus"] = {"enabled": True, "path": METRICS_PATH}
         http["debug"] = debug
     return http
 

@@ -3,12 +3,29 @@
 Each mirror is a CNCF distribution instance in proxy mode that proxies
 exactly one upstream: a ConfigMap with its config, a PersistentVolumeClaim
 (and a local PersistentVolume if configured), a Service and a Deployment.
-Clients reach it anonymously; a NetworkPolicy limits who can.
+Distribution reaches the upstream through the gateway, a sidecar in the same
+pod. Clients reach the mirror anonymously; a NetworkPolicy limits who can.
+
+Metrics: the pod's `prometheus.io/*` annotations point at the gateway, and
+the Service's point at distribution's debug server. The usual annotation
+scrape jobs, `kubernetes-pods` and `kubernetes-service-endpoints` as in the
+prometheus-community Helm chart, read one port per pod and per Service.
 """
 
 from __future__ import annotations
 
-from main.render.distribution import HEALTH_PATH, ProxyConfig, dump_distribution_config
+from main.render.distribution import (
+    HEALTH_PATH,
+    METRICS_PATH,
+    ProxyConfig,
+    dump_distribution_config,
+)
+from main.render.gateway import (
+    GATEWAY_METRICS_PATH,
+    gateway_remote_url,
+    gateway_sidecar,
+    spool_volume,
+)
 from main.render.objects import (
     CONFIG_HASH_ANNOTATION,
     Manifest,
@@ -16,14 +33,16 @@ from main.render.objects import (
     labels,
     metadata,
     resources,
+    restricted_security_context,
     selector_labels,
     volume_claim,
 )
-from main.settings import Credentials, Settings, Upstream
+from main.settings import Settings, Upstream
 
 __all__ = [
     "CONFIG_DIRECTORY",
     "MIRROR_APP",
+    "MIRROR_CONTAINER",
     "MIRROR_USER",
     "mirror_config",
     "mirror_name",
@@ -31,12 +50,14 @@ __all__ = [
 ]
 
 MIRROR_APP = "distribution"
+MIRROR_CONTAINER = "distribution"
 # The registry:3 image has no USER, so it would start as root. Any fixed
 # non-root user works, because the pod's fsGroup makes the data volume writable.
 MIRROR_USER = 65532
 # The official registry:3 image reads its config from this directory.
 CONFIG_DIRECTORY = "/etc/distribution"
 STORAGE_ROOT = "/var/lib/registry"
+DATA_VOLUME = "data"
 
 
 def mirror_name(upstream: Upstream) -> str:
@@ -45,9 +66,13 @@ def mirror_name(upstream: Upstream) -> str:
 
 
 def mirror_config(settings: Settings, upstream: Upstream) -> str:
-    """Render the distribution config of this upstream's mirror as YAML."""
+    """Render the distribution config of this upstream's mirror as YAML.
+
+    Its remote is the gateway sidecar, which proxies `upstream.url`, so the
+    config itself is the same for every upstream.
+    """
     config = ProxyConfig(
-        remote_url=upstream.url,
+        remote_url=gateway_remote_url(settings),
         listen_address=f":{settings.mirror.port}",
         storage_root=STORAGE_ROOT,
         target_version="3",
@@ -90,10 +115,13 @@ def _service(settings: Settings, name: str, object_labels: dict[str, str]) -> Ma
         "targetPort": "registry",
         "protocol": "TCP",
     }
+    annotations = _scrape_annotations(settings.mirror.debug_port, METRICS_PATH)
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(name, object_labels, settings.namespaces.mirrors),
+        "metadata": metadata(
+            name, object_labels, settings.namespaces.mirrors, annotations
+        ),
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(MIRROR_APP, name),
@@ -108,9 +136,9 @@ def _deployment(
     name = mirror_name(upstream)
     annotations = {
         CONFIG_HASH_ANNOTATION: digest,
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(settings.mirror.debug_port),
-        "prometheus.io/path": "/metrics",
+        # `kubectl exec` and `kubectl logs` pick this container when none is named.
+        "kubectl.kubernetes.io/default-container": MIRROR_CONTAINER,
+        **_scrape_annotations(settings.gateway.port, GATEWAY_METRICS_PATH),
     }
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,
@@ -126,11 +154,15 @@ def _deployment(
             "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(settings, upstream)],
+        "initContainers": [
+            gateway_sidecar(settings, upstream, DATA_VOLUME, STORAGE_ROOT)
+        ],
+        "containers": [_container(settings)],
         "volumes": [
             {"name": "config", "configMap": {"name": name}},
-            {"name": "data", "persistentVolumeClaim": {"claimName": name}},
+            {"name": DATA_VOLUME, "persistentVolumeClaim": {"claimName": name}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            spool_volume(settings),
         ],
     }
     return {
@@ -152,13 +184,21 @@ def _deployment(
     }
 
 
-def _container(settings: Settings, upstream: Upstream) -> Manifest:
+def _scrape_annotations(port: int, path: str) -> dict[str, str]:
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": path,
+    }
+
+
+def _container(settings: Settings) -> Manifest:
     mirror = settings.mirror
     # /debug/health on the debug port returns 200 without authentication,
     # unlike /v2/, which returns 401 as soon as registry auth is enabled.
     health = {"path": HEALTH_PATH, "port": "debug"}
     container: Manifest = {
-        "name": "distribution",
+        "name": MIRROR_CONTAINER,
         "image": mirror.image,
         "imagePullPolicy": "IfNotPresent",
         "args": ["serve", f"{CONFIG_DIRECTORY}/config.yml"],
@@ -167,8 +207,6 @@ def _container(settings: Settings, upstream: Upstream) -> Manifest:
             {"name": "debug", "containerPort": mirror.debug_port, "protocol": "TCP"},
         ],
     }
-    if upstream.credentials is not None:
-        container["env"] = _credential_env(upstream.credentials)
     container |= {
         "readinessProbe": {
             "httpGet": health,
@@ -182,37 +220,11 @@ def _container(settings: Settings, upstream: Upstream) -> Manifest:
             "failureThreshold": 6,
         },
         "resources": resources(mirror.resources),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_security_context(),
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_DIRECTORY, "readOnly": True},
-            {"name": "data", "mountPath": STORAGE_ROOT},
+            {"name": DATA_VOLUME, "mountPath": STORAGE_ROOT},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (an emptyDir in the pod)
         ],
     }
     return container
-
-
-def _credential_env(credentials: Credentials) -> list[Manifest]:
-    """Return the variables that pass the upstream login from its Secret.
-
-    Distribution reads REGISTRY_PROXY_USERNAME and REGISTRY_PROXY_PASSWORD as
-    `proxy.username` and `proxy.password`, so the values never appear in the
-    ConfigMap or in any rendered file.
-    """
-    pairs = (
-        ("REGISTRY_PROXY_USERNAME", credentials.username_key),
-        ("REGISTRY_PROXY_PASSWORD", credentials.password_key),
-    )
-    return [
-        {
-            "name": variable,
-            "valueFrom": {"secretKeyRef": {"name": credentials.secret, "key": key}},
-        }
-        for variable, key in pairs
-    ]

@@ -1,4 +1,4 @@
-"""Build the Kubernetes object parts that mirrors and the engine share.
+"""Build the Kubernetes object parts that several renderers share.
 
 Objects are plain dicts whose key order is the order in which they are
 written, so the rendered YAML is stable. Every object carries the label
@@ -21,6 +21,7 @@ __all__ = [
     "labels",
     "metadata",
     "resources",
+    "restricted_security_context",
     "selector_labels",
     "volume_claim",
 ]
@@ -75,6 +76,21 @@ def resources(spec: Resources) -> Manifest:
     return {
         "requests": {"cpu": spec.cpu_request, "memory": spec.memory_request},
         "limits": limits,
+    }
+
+
+def restricted_security_context() -> Manifest:
+    """Return a container `securityContext` for the restricted Pod Security level.
+
+    Non-root, read-only root filesystem, no privilege escalation, every
+    capability dropped and the runtime's default seccomp profile.
+    """
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
 
 

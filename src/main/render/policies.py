@@ -3,7 +3,10 @@
 The engine's port is plain TCP without authentication, and anyone who reaches
 it can run privileged containers on the node, so only pods in the runners'
 namespace may connect. The mirrors accept anonymous pulls, so only the engine
-may connect to them. A NetworkPolicy needs a CNI plugin that enforces it.
+may connect to them, and only to the registry port. The gateway sidecar's
+port serves the registry API with the upstream login behind it, besides its
+metrics, so only the monitoring namespace may reach it, as it may reach
+distribution's debug port. A NetworkPolicy needs a CNI plugin that enforces it.
 """
 
 from __future__ import annotations
@@ -106,12 +109,13 @@ def _mirror_policy(settings: Settings) -> Manifest:
         ingress.append(
             {
                 "from": [_from_namespace(namespaces.monitoring)],
-                "ports": [_tcp(mirror.debug_port)],
+                "ports": [_tcp(mirror.debug_port), _tcp(settings.gateway.port)],
             }
         )
     dns = [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]
     # Upstreams redirect blob downloads to CDNs on other hosts, so egress is
-    # limited by port, not by address.
+    # limited by port, not by address. Distribution reaches the gateway over
+    # the pod's loopback, which no NetworkPolicy filters.
     upstream_ports = sorted({_url_port(u.url) for u in settings.upstreams})
     egress = [{"ports": dns}, {"ports": [_tcp(port) for port in upstream_ports]}]
     spec = {"policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress}
