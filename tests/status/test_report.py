@@ -32,6 +32,7 @@ def test_report_shows_counters_disk_and_routes() -> None:
         "    library/python (8+ tags upstream: 3.0, 3.1, 3.2, 3.3, 3.4, ...)",
         "  disk use: 3.00 GiB of 50Gi",
         "  served since start: 12 requests, 9 hits, 3 misses, 4096 bytes from upstream",
+        "  gateway: unknown",
         "engine:",
         "  docker.io: ok: through m:5000 (plain HTTP)",
         "  ghcr.io: PROBLEM: not through its mirror: engine.json lists no mirror",

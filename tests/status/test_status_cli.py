@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from main.cli.app import run
+from main.gateway import GatewayServer
 from main.stack.ports import free_port
 from main.stack.registry import RegistryServer, run_registry
 from tests.fixtures.registry import push_synthetic_image
@@ -59,10 +60,52 @@ async def test_status_lists_what_the_mirror_holds(
     assert lines[3] == "  disk use: unknown (volume size 50Gi)"
     assert lines[4] == "  served since start: unknown"
     assert lines[5] == "  note: pass --kubeconfig to read the counters and disk use"
-    assert lines[6:] == [
+    assert (
+        lines[6] == "  gateway: unknown: pass --kubeconfig, or --gateway REGISTRY=URL"
+    )
+    assert lines[7:] == [
         "engine:",
         "  not checked: pass --kubeconfig to read engine.json",
     ]
+
+
+@pytest.mark.anyio
+async def test_status_prints_gateway_metrics(
+    gateway: GatewayServer,
+    gateway_mirror: RegistryServer,
+    upstream_registry: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    image = await push_synthetic_image(upstream_registry, layer_sizes=(512,))
+    async with httpx.AsyncClient(trust_env=False, timeout=10.0) as client:
+        await pull(client, gateway_mirror.base_url, image)
+
+    lines = await _status(
+        [
+            f"--mirror=docker.io={gateway_mirror.base_url}",
+            f"--gateway=docker.io={gateway.url}",
+        ],
+        capsys,
+    )
+
+    assert lines[6] == "  gateway: upstream up, rate limit 99 of 100 left"
+    assert lines[7].startswith("    answered: ")
+    assert lines[8].startswith("    merged: ")
+    assert lines[9].startswith("    upstream: ")
+    assert lines[9].endswith(", 1 counted pulls")
+
+
+def test_status_rejects_gateway_without_registry(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = run(["status", *SETTINGS, "--gateway=http://127.0.0.1:5002"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("registry-mirror: error: invalid --gateway")
+    assert err.count("\n") == 1
 
 
 @pytest.mark.anyio

@@ -14,6 +14,7 @@ from main.cli.settings_options import SET_OPTION, SETTINGS_OPTION, load_cli_sett
 from main.deploy import DEFAULT_ROLLOUT_TIMEOUT, Kubectl, read_kubeconfig, run_deploy
 from main.errors import UsageError
 from main.render import render_manifests
+from main.settings import GATEWAY_IMAGE_PLACEHOLDER, Settings
 from main.status.collect import collect_status, expected_mirrors
 from main.status.legacy import LEGACY_MOUNT_PATH, explain_legacy_config, format_findings
 from main.status.registry import DEFAULT_PAGE_SIZE
@@ -71,7 +72,9 @@ def deploy(
 ) -> None:
     """Apply the rendered manifests with server-side apply, prune, wait for rollouts."""
     path = _required_kubeconfig(kubeconfig)
-    manifests = render_manifests(load_cli_settings(settings_file, overrides))
+    settings = load_cli_settings(settings_file, overrides)
+    _check_gateway_image(settings, dry_run=dry_run)
+    manifests = render_manifests(settings)
 
     plan = anyio.run(
         lambda: run_deploy(
@@ -88,6 +91,26 @@ def deploy(
         print("deploy finished" if plan.has_changes else "deploy finished: no changes")
 
 
+def _check_gateway_image(settings: Settings, *, dry_run: bool) -> None:
+    """Reject the placeholder gateway image, which no registry serves.
+
+    Pods with it would never start, because distribution waits for the
+    gateway sidecar. A dry run only warns, so that the plan can be reviewed
+    before the image is published.
+    """
+    if settings.gateway.image != GATEWAY_IMAGE_PLACEHOLDER:
+        return
+    problem = (
+        f"gateway.image is the placeholder {GATEWAY_IMAGE_PLACEHOLDER!r}; publish "
+        "the image with `dagger call build-gateway publish "
+        "--address=ghcr.io/YOU/registry-mirror-gateway:0.1.0` and set "
+        "gateway.image to the reference it prints"
+    )
+    if not dry_run:
+        raise UsageError(problem)
+    print(f"warning: {problem}", flush=True)
+
+
 @app.command()
 def status(
     kubeconfig: Path | None = typer.Option(
@@ -102,6 +125,13 @@ def status(
         help=(
             "Mirror URL for one registry as REGISTRY=URL, such as "
             "docker.io=http://127.0.0.1:5000; repeatable."
+        ),
+    ),
+    gateway: list[str] = typer.Option(
+        [],
+        help=(
+            "URL of one mirror's gateway, for its metrics, as REGISTRY=URL, "
+            "such as docker.io=http://127.0.0.1:5002; repeatable."
         ),
     ),
     legacy_config: Path | None = typer.Option(
@@ -130,10 +160,17 @@ def status(
     urls = parse_assignments(
         mirror, option="--mirror", example="docker.io=http://127.0.0.1:5000"
     )
+    gateway_urls = parse_assignments(
+        gateway, option="--gateway", example="docker.io=http://127.0.0.1:5002"
+    )
 
     report = anyio.run(
         lambda: collect_status(
-            settings, kubectl=kubectl, mirror_urls=urls, page_size=page_size
+            settings,
+            kubectl=kubectl,
+            mirror_urls=urls,
+            gateway_urls=gateway_urls,
+            page_size=page_size,
         )
     )
 

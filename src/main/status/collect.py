@@ -1,11 +1,12 @@
 """Gather the status of every mirror and of the engine's registry config.
 
 With a kubeconfig, each mirror is reached through `kubectl port-forward`
-(registry API and debug server), its disk use is read with `du` in the pod,
-and the engine's `engine.json` is read from its ConfigMap. Without one, the
-mirrors are reached at their URLs. From inside the engine, where a Dagger
-function runs, those are the rendered Service addresses. Counters, disk use
-and the engine config are then unknown.
+(registry API, debug server and gateway), its disk use is read with `du` in
+the pod, and the engine's `engine.json` is read from its ConfigMap. Without
+one, the mirrors are reached at their URLs. From inside the engine, where a
+Dagger function runs, those are the rendered Service addresses. Counters,
+disk use and the engine config are then unknown, and so are the gateway's
+metrics unless its URL is given.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from main.render.mirrors import STORAGE_ROOT, mirror_name
 from main.settings import Settings, Upstream
 from main.status.cluster import disk_use_bytes, port_forward, read_config_map_key
 from main.status.engine import check_engine_config
+from main.status.gateway import GatewayFigures, read_gateway_metrics
 from main.status.registry import (
     DEFAULT_PAGE_SIZE,
     list_repositories,
@@ -42,6 +44,7 @@ ENGINE_CONFIG_KEY = "engine.json"
 class _Endpoints:
     base_url: str
     debug_url: str | None
+    gateway_url: str | None
 
 
 def expected_mirrors(settings: Settings) -> dict[str, str]:
@@ -54,19 +57,23 @@ async def collect_status(
     *,
     kubectl: Kubectl | None = None,
     mirror_urls: Mapping[str, str] | None = None,
+    gateway_urls: Mapping[str, str] | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> StatusReport:
     """Read every mirror of the settings, and the engine config if `kubectl` is set.
 
-    `mirror_urls` replaces the URL of single mirrors by registry name. A URL
-    with a user name, query or fragment raises UsageError, because the report
-    and logs quote URLs.
+    `mirror_urls` replaces the URL of single mirrors by registry name, and
+    `gateway_urls` the URL of their gateways. A URL with a user name, query
+    or fragment raises UsageError, because the report and logs quote URLs.
     """
     urls = _checked_urls(mirror_urls)
+    gateways = _checked_urls(gateway_urls)
     mirrors = []
     async with httpx.AsyncClient(trust_env=False, timeout=HTTP_TIMEOUT) as client:
         for upstream in settings.upstreams:
-            async with _endpoints(settings, upstream, kubectl, urls) as endpoints:
+            async with _endpoints(
+                settings, upstream, kubectl, urls, gateways
+            ) as endpoints:
                 mirrors.append(
                     await _mirror_status(
                         client, settings, upstream, endpoints, kubectl, page_size
@@ -90,12 +97,16 @@ async def _endpoints(
     upstream: Upstream,
     kubectl: Kubectl | None,
     urls: Mapping[str, str],
+    gateways: Mapping[str, str],
 ) -> AsyncIterator[_Endpoints]:
+    gateway_url = gateways.get(upstream.registry)
     if upstream.registry in urls or kubectl is None:
         default = f"http://{settings.service_address(upstream)}"
-        yield _Endpoints(urls.get(upstream.registry, default), None)
+        yield _Endpoints(urls.get(upstream.registry, default), None, gateway_url)
         return
-    ports = [settings.mirror.port, settings.mirror.debug_port]
+    # The gateway's port is on no Service and the NetworkPolicy admits only
+    # the monitoring namespace, so it is reached through the same forward.
+    ports = [settings.mirror.port, settings.mirror.debug_port, settings.gateway.port]
     resource = f"deployment/{mirror_name(upstream)}"
     async with port_forward(
         kubectl, settings.namespaces.mirrors, resource, ports
@@ -103,6 +114,7 @@ async def _endpoints(
         yield _Endpoints(
             f"http://127.0.0.1:{local[ports[0]]}",
             f"http://127.0.0.1:{local[ports[1]]}",
+            gateway_url or f"http://127.0.0.1:{local[ports[2]]}",
         )
 
 
@@ -140,6 +152,7 @@ async def _mirror_status(
             f"deployment/{mirror_name(upstream)}",
             STORAGE_ROOT,
         )
+    gateway, gateway_note = await _gateway_figures(client, endpoints.gateway_url)
     return MirrorStatus(
         registry=upstream.registry,
         url=endpoints.base_url,
@@ -149,4 +162,18 @@ async def _mirror_status(
         counters=counters,
         disk_bytes=disk_bytes,
         note=note,
+        gateway=gateway,
+        gateway_note=gateway_note,
     )
+
+
+async def _gateway_figures(
+    client: httpx.AsyncClient, gateway_url: str | None
+) -> tuple[GatewayFigures | None, str]:
+    """Read the gateway's metrics; return None and the reason when that fails."""
+    if gateway_url is None:
+        return None, "pass --kubeconfig, or --gateway REGISTRY=URL"
+    try:
+        return await read_gateway_metrics(client, gateway_url), ""
+    except RegistryError as exc:
+        return None, str(exc)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from main.status.engine import EngineRoute
+from main.status.gateway import GatewayFigures
 from main.status.registry import Listing, ProxyCounters
 
 __all__ = ["MirrorStatus", "StatusReport", "format_status"]
@@ -17,7 +18,10 @@ SHOWN_TAGS = 5
 
 @dataclass(frozen=True)
 class MirrorStatus:
-    """Contents of one mirror and the requests it has served."""
+    """Contents of one mirror and the requests it and its gateway have served.
+
+    `gateway_note` is the reason why `gateway` is None.
+    """
 
     registry: str
     url: str
@@ -27,6 +31,8 @@ class MirrorStatus:
     counters: ProxyCounters | None = None
     disk_bytes: int | None = None
     note: str = ""
+    gateway: GatewayFigures | None = None
+    gateway_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,42 @@ def _mirror_lines(mirror: MirrorStatus) -> list[str]:
     lines.append(f"  served since start: {_counters_text(mirror.counters)}")
     if mirror.note:
         lines.append(f"  note: {mirror.note}")
+    if mirror.gateway is None:
+        reason = f": {mirror.gateway_note}" if mirror.gateway_note else ""
+        lines.append(f"  gateway: unknown{reason}")
+    else:
+        lines.extend(_gateway_lines(mirror.gateway))
     return lines
+
+
+def _gateway_lines(figures: GatewayFigures) -> list[str]:
+    state = "up" if figures.upstream_up else "in back-off after failures"
+    if figures.ratelimit_remaining is None:
+        limit = "none seen"
+    elif figures.ratelimit_limit is None:
+        limit = f"{figures.ratelimit_remaining} left"
+    else:
+        limit = f"{figures.ratelimit_remaining} of {figures.ratelimit_limit} left"
+    lines = [
+        f"  gateway: upstream {state}, rate limit {limit}",
+        f"    answered: {_breakdown(figures.answered)}",
+        f"    merged: {_breakdown(figures.merged)}",
+        f"    upstream: {figures.upstream_requests} requests"
+        f" ({figures.upstream_errors} without response),"
+        f" {figures.upstream_bytes} bytes, {figures.counted_pulls} counted pulls",
+    ]
+    if figures.digest_mismatches:
+        lines.append(
+            f"    digest mismatches: {figures.digest_mismatches} upstream bodies"
+            " rejected"
+        )
+    return lines
+
+
+def _breakdown(counts: Mapping[str, int]) -> str:
+    total = sum(counts.values())
+    parts = ", ".join(f"{count} {name}" for name, count in counts.items() if count)
+    return f"{total} ({parts})" if parts else str(total)
 
 
 def _tags_text(tags: Listing | None) -> str:
