@@ -17,13 +17,17 @@ from typing import Any
 import anyio
 import dagger
 import pytest
+from dagger import dag
 from dagger.mod import default_module
 
+from main.containers import BASE_IMAGE, GATEWAY_VENV
 from main.main import SOURCE_IGNORE, RegistryMirror
+from main.render.mirrors import MIRROR_USER
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = {
     "build_mirror",
+    "build_gateway",
     "render",
     "deploy",
     "status",
@@ -218,3 +222,43 @@ def test_runtime_finds_main_object_by_entry_point() -> None:
     loaded = get_entry_point().load()
 
     assert loaded is RegistryMirror
+
+
+def _calls(obj: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [(selection.name, selection.args) for selection in _selections(obj)]
+
+
+def test_gateway_image_runs_gateway_as_non_root() -> None:
+    image = RegistryMirror().build_gateway(dag.directory())
+
+    calls = _calls(image)
+
+    assert calls[1] == ("from", {"address": BASE_IMAGE})
+    assert ("withUser", {"name": f"{MIRROR_USER}:{MIRROR_USER}"}) in calls
+    assert calls[-1] == ("withEntrypoint", {"args": ["registry-mirror", "gateway"]})
+    assert ("withExposedPort", {"port": 5002}) in calls
+
+
+def test_gateway_image_installs_locked_project() -> None:
+    image = RegistryMirror().build_gateway(dag.directory())
+
+    copied = [args for name, args in _calls(image) if name == "withDirectory"]
+    environment = _calls(copied[0]["source"])
+
+    assert copied[0]["path"] == GATEWAY_VENV
+    assert (
+        "withExec",
+        {"args": ["/opt/uv/bin/uv", "sync", "--frozen", "--no-dev", "--no-editable"]},
+    ) in environment
+    assert ("withEnvVariable", {"name": "UV_PYTHON_DOWNLOADS", "value": "never"}) in (
+        environment
+    )
+    assert environment[-1] == ("directory", {"path": GATEWAY_VENV})
+
+
+def test_status_takes_gateway_urls(
+    registration: tuple[str, dict[str, Registered]],
+) -> None:
+    gateway = registration[1]["status"].args["gateway"]
+
+    assert "REGISTRY=URL" in gateway["description"]

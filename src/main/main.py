@@ -1,9 +1,11 @@
 """The Dagger module: thin functions over this project's own code and scripts.
 
-`render` and `build-mirror` call the pure renderers in-process. The other
-functions run this project's CLI or scripts in a container built from the same
-repository (`scripts/setup` installs what they need), so `dagger call` and the
-plain CLI run the same code. Importing this file needs no engine.
+`render` and `build-mirror` call the pure renderers in-process, and
+`build-gateway` packages this project as the gateway sidecar's image. The
+other functions run this project's CLI or scripts in a container built from
+the same repository (`scripts/setup` installs what they need), so
+`dagger call` and the plain CLI run the same code. Importing this file needs
+no engine.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dagger import (
 )
 
 from main.cli.assignments import parse_assignments
+from main.containers import gateway_image, toolbox
 from main.errors import UsageError
 from main.render import render_manifests
 from main.render.engine_objects import ENGINE_NAME
@@ -55,21 +58,9 @@ SOURCE_IGNORE = [
     "build",
 ]
 
-# Debian 12, the release that scripts/setup and the development machines use,
-# so the container gets the same docker-registry (2.8.2) and mmdebstrap.
-# NOTE: pinned by tag only: no digest could be checked from the development
-# machines, which reach no container registry.
-BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
-# kubectl from the Kubernetes project's own image (the binary is /bin/kubectl);
-# Debian 12 ships kubectl 1.20, too old for current clusters.
-# NOTE: pinned by tag only, for the same reason as BASE_IMAGE.
-KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.32.3"
-
-WORKDIR = "/work/registry-mirror"
 OUTPUT_DIR = "/work/output"
 KUBECONFIG_PATH = "/run/secrets/kubeconfig"
 LEGACY_CONFIG_PATH = "/work/legacy/buildkitd.toml"
-UV_CACHE = "registry-mirror-uv"
 IMAGE_CACHE = "registry-mirror-test-images"
 # Folder in which the image builder keeps the Debian images it built.
 IMAGE_CACHE_PATH = "/root/.cache/registry-mirror"
@@ -116,7 +107,7 @@ class RegistryMirror:
         settings_file: SettingsFile = DEFAULT_SETTINGS_FILE,
         set_: Overrides = None,
     ) -> dagger.Container:
-        """Build one mirror's image: the pinned registry:3 with its rendered config."""
+        """Build one mirror's image: registry:3, configured to pull via the gateway."""
         settings = await _settings(source_dir, settings_file, set_)
         selected = [u for u in settings.upstreams if u.registry == upstream]
         if not selected:
@@ -135,6 +126,11 @@ class RegistryMirror:
             .with_exposed_port(settings.mirror.debug_port)
             .with_default_args(["serve", config_path])
         )
+
+    @function
+    def build_gateway(self, source_dir: SourceDir) -> dagger.Container:
+        """Build the gateway sidecar's image: this project, run as non-root."""
+        return gateway_image(source_dir)
 
     @function
     async def render(
@@ -174,7 +170,7 @@ class RegistryMirror:
         if dry_run:
             args.append("--dry-run")
         return await (
-            _toolbox(source_dir)
+            toolbox(source_dir)
             .with_mounted_secret(KUBECONFIG_PATH, kubeconfig)
             .with_env_variable("REGISTRY_MIRROR_RUN", _run_id())
             .with_exec(_cli(args, settings_file, set_))
@@ -193,6 +189,10 @@ class RegistryMirror:
             list[str] | None,
             Doc("Mirror to inspect as REGISTRY=URL (default: the rendered Services)"),
         ] = None,
+        gateway: Annotated[
+            list[str] | None,
+            Doc("Gateway whose metrics to read, as REGISTRY=URL; repeatable"),
+        ] = None,
         legacy_config: Annotated[
             dagger.File | None,
             Doc(
@@ -203,7 +203,7 @@ class RegistryMirror:
         set_: Overrides = None,
     ) -> str:
         """Report what the mirrors hold and whether the engine uses them."""
-        container = _toolbox(source_dir).with_env_variable(
+        container = toolbox(source_dir).with_env_variable(
             "REGISTRY_MIRROR_RUN", _run_id()
         )
         args = ["status"]
@@ -214,6 +214,7 @@ class RegistryMirror:
             container = container.with_file(LEGACY_CONFIG_PATH, legacy_config)
             args.append(f"--legacy-config={LEGACY_CONFIG_PATH}")
         args += [f"--mirror={item}" for item in mirror or []]
+        args += [f"--gateway={item}" for item in gateway or []]
         return await container.with_exec(_cli(args, settings_file, set_)).stdout()
 
     @_never_cached
@@ -243,7 +244,7 @@ class RegistryMirror:
         command = _uv_run(["registry-mirror", *args])
         table = f"{OUTPUT_DIR}/benchmark.txt"
         return (
-            _toolbox(source_dir)
+            toolbox(source_dir)
             .with_mounted_cache(IMAGE_CACHE_PATH, dag.cache_volume(IMAGE_CACHE))
             .with_directory(OUTPUT_DIR, dag.directory())
             .with_env_variable("REGISTRY_MIRROR_RUN", _run_id())
@@ -259,7 +260,7 @@ class RegistryMirror:
     @check
     async def lint(self, source_dir: SourceDir) -> str:
         """Run scripts/lint: ruff check, ruff format --check and mypy."""
-        return await _toolbox(source_dir).with_exec(["./scripts/lint"]).stdout()
+        return await toolbox(source_dir).with_exec(["./scripts/lint"]).stdout()
 
     @function
     @check
@@ -272,7 +273,7 @@ class RegistryMirror:
     ) -> str:
         """Run scripts/test: the whole pytest suite, including the slow tests."""
         return await (
-            _toolbox(source_dir)
+            toolbox(source_dir)
             .with_mounted_cache(IMAGE_CACHE_PATH, dag.cache_volume(IMAGE_CACHE))
             # mmdebstrap builds the test images in a user namespace of its own.
             .with_exec(
@@ -290,37 +291,6 @@ async def _settings(
     text = await source_dir.file(settings_file).contents()
     data: dict[str, Any] = tomllib.loads(text)
     return parse_settings(data, parse_assignments(overrides or []))
-
-
-def _toolbox(source_dir: dagger.Directory) -> dagger.Container:
-    """Build a Debian container with the project installed by scripts/setup.
-
-    setup runs on the files it needs only, so a change to the code reuses the
-    installed packages and environment from Dagger's cache.
-    """
-    setup_inputs = source_dir.filter(
-        include=[
-            "pyproject.toml",
-            "uv.lock",
-            "README.md",
-            "scripts/",
-            "src/main/__init__.py",
-        ]
-    )
-    kubectl = dag.container().from_(KUBECTL_IMAGE).file("/bin/kubectl")
-    return (
-        dag.container()
-        .from_(BASE_IMAGE)
-        # scripts/setup installs kubectl from Debian only when none is found.
-        .with_file("/usr/local/bin/kubectl", kubectl, permissions=0o755)
-        .with_mounted_cache("/root/.cache/uv", dag.cache_volume(UV_CACHE))
-        .with_env_variable("UV_LINK_MODE", "copy")
-        .with_env_variable("PATH", "/root/.local/bin:$PATH", expand=True)
-        .with_workdir(WORKDIR)
-        .with_directory(WORKDIR, setup_inputs)
-        .with_exec(["./scripts/setup"])
-        .with_directory(WORKDIR, source_dir)
-    )
 
 
 def _cli(args: list[str], settings_file: str, overrides: list[str] | None) -> list[str]:
