@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -178,14 +179,23 @@ def test_gateway_without_login_has_no_env() -> None:
     assert "env" not in sidecar
 
 
-def test_no_container_gets_a_login_value() -> None:
-    for workload in [*objects(home_settings(), "Deployment")]:
+def test_login_variables_only_on_gateway() -> None:
+    settings = home_settings()
+    workloads = [*objects(settings, "Deployment"), *objects(settings, "StatefulSet")]
+
+    found = []
+    for workload in workloads:
         spec = workload["spec"]["template"]["spec"]
         for item in [*spec.get("initContainers", []), *spec["containers"]]:
             for variable in item.get("env", []):
-                assert "value" not in variable, variable["name"]
-                assert "secretKeyRef" in variable["valueFrom"], variable["name"]
-                assert item["name"] == "gateway", variable["name"]
+                if re.search("USER|PASSWORD|TOKEN|AUTH", variable["name"]):
+                    found.append((item["name"], variable))
+
+    assert len(found) == 2
+    for container_name, variable in found:
+        assert container_name == "gateway", variable["name"]
+        assert "value" not in variable, variable["name"]
+        assert "secretKeyRef" in variable["valueFrom"], variable["name"]
 
 
 @pytest.fixture
