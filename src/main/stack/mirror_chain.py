@@ -76,17 +76,22 @@ class MirrorChain:
     async def __aenter__(self) -> MirrorChain:
         for folder in (self.storage_dir, self._gateway_state):
             folder.mkdir(parents=True, exist_ok=True)
-        remote = await self._start_gateway() if self.kind == "gateway" else None
+        # A taken port is a user error: report it before anything starts.
         port = resolve_port(self._port, self._port_option)
-        self._registry = await self._registry_stack.enter_async_context(
-            run_registry(
-                remote or self._hub_url,
-                name=f"{self.kind} mirror",
-                port=port,
-                port_option=self._port_option,
-                storage_dir=self.storage_dir,
+        remote = await self._start_gateway() if self.kind == "gateway" else None
+        try:
+            self._registry = await self._registry_stack.enter_async_context(
+                run_registry(
+                    remote or self._hub_url,
+                    name=f"{self.kind} mirror",
+                    port=port,
+                    port_option=self._port_option,
+                    storage_dir=self.storage_dir,
+                )
             )
-        )
+        except BaseException:
+            await self._stop_gateway()
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
