@@ -127,3 +127,20 @@ def test_deadline_error_names_seconds() -> None:
 
     assert "within 2.5 s" in str(error)
     assert error.url == URL
+
+
+@pytest.mark.anyio
+async def test_proxy_wrapped_rate_limit_is_unwrapped() -> None:
+    # Distribution in proxy mode wraps the upstream's error in `detail`.
+    upstream = {"code": "TOOMANYREQUESTS", "message": "pull rate limit reached"}
+    wrapped = {"code": "UNKNOWN", "message": "unknown error"}
+    wrapped["detail"] = {"errors": [upstream]}
+    body = json.dumps({"errors": [wrapped]}).encode()
+
+    with pytest.raises(RateLimitedError) as caught:
+        await check_response(_response(500, body), SUBJECT)
+
+    message = str(caught.value)
+    assert "TOOMANYREQUESTS pull rate limit reached" in message
+    assert "UNKNOWN" not in message
+    assert caught.value.status == 500

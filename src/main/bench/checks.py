@@ -17,7 +17,7 @@ import httpx
 
 from main.bench.model import CheckResult
 from main.errors import RegistryMirrorError
-from main.oci.client import ClientOptions, RegistryClient
+from main.oci.client import ClientOptions, PullResult, RegistryClient
 from main.oci.platform import Platform
 from main.reference import parse_reference
 from main.stack.embedded import EmbeddedStack
@@ -68,10 +68,16 @@ class CheckContext:
         self._http = http
         self._options = options
 
-    async def pull(self, platform: Platform) -> None:
+    async def pull(self, platform: Platform) -> PullResult:
         client = RegistryClient(self._http, self.chain.base_url, options=self._options)
         with anyio.fail_after(DEADLINE_SECONDS):
-            await client.pull(parse_reference(self.image), platform)
+            return await client.pull(parse_reference(self.image), platform)
+
+    async def prime(self) -> None:
+        """Cache the checked platform, since later images may have emptied it."""
+        result = await self.pull(self.cached)
+        repository = parse_reference(self.image).repository
+        await self.chain.registry.wait_for_blobs(repository, list(result.blob_sizes))
 
     def result(
         self, check: str, passed: bool, started: float, counted: int, detail: str
@@ -88,7 +94,7 @@ class CheckContext:
         )
 
 
-async def _attempt(action: Callable[[], Awaitable[None]]) -> str | None:
+async def _attempt(action: Callable[[], Awaitable[object]]) -> str | None:
     """Run `action`; return None on success, else a one-line reason."""
     try:
         await action()
@@ -157,6 +163,7 @@ async def run_checks(context: CheckContext) -> list[CheckResult]:
     The rate-limit checks come last because a mirror that backs off after a
     429 would otherwise fail the checks after them for the wrong reason.
     """
+    await context.prime()
     results = [await _start_while_down(context), await _recovers(context)]
     results.append(
         await _with_fault(context, FaultMode.HANG, WARM_WHILE_HUNG, context.cached)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
@@ -91,7 +92,7 @@ async def check_response(response: httpx.Response, subject: str) -> None:
             "tag and digest"
         )
         raise ManifestNotFoundError(msg, url=url, status=status)
-    if status == 429:
+    if status == 429 or "TOOMANYREQUESTS" in detail:
         msg = (
             f"rate limit reached for {subject} at {url} (429{detail}"
             f"{_rate_limit_figures(response)}); wait for the quota to reset or log in"
@@ -136,13 +137,27 @@ async def _error_detail(response: httpx.Response) -> str:
         return ""
     try:
         errors = json.loads(bytes(body)).get("errors") or []
-        first = errors[0]
+        first = _innermost_error(errors[0])
         text = f"{first.get('code', '')} {first.get('message', '')}"
     except (ValueError, AttributeError, IndexError, TypeError, KeyError):
         return ""
     # Collapse whitespace so that the message stays on one line.
     text = " ".join(text.split())[:_DETAIL_MAX_CHARS]
     return f": {text}" if text else ""
+
+
+def _innermost_error(error: dict[str, Any]) -> dict[str, Any]:
+    """Return the upstream's own error that a proxy wrapped in `detail`.
+
+    Distribution in proxy mode answers an upstream failure with `UNKNOWN`
+    and puts the upstream's error document in `detail`, so the reason (such
+    as TOOMANYREQUESTS) is one level down.
+    """
+    detail = error.get("detail")
+    nested = detail.get("errors") if isinstance(detail, dict) else None
+    if isinstance(nested, list) and nested and isinstance(nested[0], dict):
+        return _innermost_error(nested[0])
+    return error
 
 
 def _rate_limit_figures(response: httpx.Response) -> str:
