@@ -32,6 +32,7 @@ FUNCTIONS = {
     "deploy",
     "status",
     "benchmark",
+    "warm",
     "lint",
     "test",
 }

@@ -230,6 +230,10 @@ class RegistryMirror:
         ] = None,
         concurrency: Annotated[int, Doc("Clients pulling at once")] = 8,
         warm_rounds: Annotated[int, Doc("Warm pulls measured")] = 3,
+        metrics_url: Annotated[
+            str | None,
+            Doc("With mirror: the gateway's /metrics URL, to count upstream traffic"),
+        ] = None,
     ) -> dagger.Directory:
         """Run the benchmark; return a directory with the table, JSON and chart."""
         args = [
@@ -241,6 +245,8 @@ class RegistryMirror:
         args += [f"--image={item}" for item in image or []]
         if mirror is not None:
             args.append(f"--mirror={mirror}")
+        if metrics_url is not None:
+            args.append(f"--metrics-url={metrics_url}")
         command = _uv_run(["registry-mirror", *args])
         table = f"{OUTPUT_DIR}/benchmark.txt"
         return (
@@ -254,6 +260,44 @@ class RegistryMirror:
                 insecure_root_capabilities=True,
             )
             .directory(OUTPUT_DIR)
+        )
+
+    @_never_cached
+    async def warm(
+        self,
+        source_dir: SourceDir,
+        image: Annotated[
+            list[str] | None, Doc("Image to pre-pull, such as alpine:3.20; repeatable")
+        ] = None,
+        discover: Annotated[
+            bool,
+            Doc(
+                "Also pre-pull the images named in the source's workflows, "
+                "Dockerfiles and Dagger module"
+            ),
+        ] = True,
+        platform: Annotated[
+            list[str] | None,
+            Doc("Platform to pull, such as linux/arm64; repeatable (default: all)"),
+        ] = None,
+        mirror: Annotated[
+            list[str] | None,
+            Doc("Mirror as REGISTRY=URL (default: the rendered Services)"),
+        ] = None,
+        settings_file: SettingsFile = DEFAULT_SETTINGS_FILE,
+    ) -> str:
+        """Pre-pull images into the mirrors so the next CI jobs find them warm."""
+        args = ["warm", f"--settings={settings_file}"]
+        args += [f"--image={item}" for item in image or []]
+        args += [f"--platform={item}" for item in platform or []]
+        args += [f"--mirror={item}" for item in mirror or []]
+        if discover:
+            args.append("--discover=.")
+        return await (
+            toolbox(source_dir)
+            .with_env_variable("REGISTRY_MIRROR_RUN", _run_id())
+            .with_exec(_uv_run(["registry-mirror", *args]))
+            .stdout()
         )
 
     @function
