@@ -158,8 +158,22 @@ def normalize_base_url(base_url: str) -> str:
     Raises UsageError for a URL without an http(s) scheme or host, or with a
     query, fragment or user name, since credentials in URLs end up in logs.
     """
-    parts = urlsplit(base_url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    _, separator, after_scheme = base_url.partition("://")
+    if "@" in (after_scheme if separator else base_url):
+        # Any '@' ends a login, and a password with '/', '?' or '#' would
+        # split the URL in unexpected places, so only the host is shown.
+        raise UsageError(
+            f"invalid registry URL {_show(base_url.rpartition('@')[2])}: "
+            "remove the user name and password; pass credentials separately"
+        )
+    try:
+        parts = urlsplit(base_url)
+        # urlsplit rejects unbalanced IPv6 brackets, as in "http://[oops", and
+        # .port rejects a port that is not a number up to 65535.
+        _ = parts.port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         raise UsageError(
             f"invalid registry URL {_show(base_url.rpartition('@')[2])}: "
             "expected http(s)://HOST[:PORT], such as http://127.0.0.1:5000"

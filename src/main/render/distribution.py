@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 from urllib.parse import urlsplit
 
 import yaml
@@ -59,6 +59,7 @@ LOG_LEVELS = ("error", "warn", "info", "debug")
 # A Go time.Duration as time.ParseDuration accepts it, without a sign: "0",
 # "168h", "1h30m", "1.5h". Distribution parses proxy.ttl with it.
 _DURATION = re.compile(r"0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _LISTEN_ADDRESS = re.compile(r"(?P<host>[^\s:]*|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})")
 
 
@@ -126,7 +127,12 @@ def normalize_remote_url(url: str) -> str:
     itself, so a path, query or user info would never reach the upstream as
     intended. The error message shows the corrected value.
     """
-    parts = urlsplit(url.strip())
+    _reject_login(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        # urlsplit rejects unbalanced IPv6 brackets, as in "http://[oops".
+        _raise_bad_url(url, None, "is not a valid URL")
     netloc = parts.netloc.rpartition("@")[2]
     if not parts.scheme and not parts.netloc:
         # "registry-1.docker.io/v2" parses as a path without a host.
@@ -137,20 +143,35 @@ def normalize_remote_url(url: str) -> str:
     if not parts.hostname:
         _raise_bad_url(url, None, "has no host")
     corrected = f"{parts.scheme}://{netloc}"
-    if parts.username is not None or parts.password is not None:
-        # The message leaves out the given URL because it contains a password.
-        msg = (
-            "invalid remote URL: credentials must not be in the URL; use "
-            f"{corrected!r} and set REGISTRY_PROXY_USERNAME and "
-            "REGISTRY_PROXY_PASSWORD in the registry's environment"
-        )
-        raise SettingsError(msg)
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         _raise_bad_url(url, corrected, "has a path, query or fragment")
     return corrected
 
 
-def _raise_bad_url(url: str, corrected: str | None, problem: str) -> None:
+def _reject_login(url: str) -> None:
+    """Raise SettingsError, quoting only the host, if `url` has an '@' in it.
+
+    A registry root never contains '@', so any '@' ends a login. The check
+    works on the text, because a password with '?', '#' or '/' splits the
+    URL in unexpected places and would leak into parsed parts.
+    """
+    scheme = _SCHEME.match(url)
+    start = scheme.end() if scheme else 0
+    if "@" not in url[start:]:
+        return
+    host = url.rpartition("@")[2].split("/", 1)[0]
+    prefix = scheme.group() if scheme and scheme.group() == "http://" else "https://"
+    corrected = f"{prefix}{host}" if host else "https://HOST[:PORT]"
+    msg = (
+        "invalid remote URL: credentials must not be in the URL; use "
+        f"{corrected!r} and set REGISTRY_PROXY_USERNAME and "
+        "REGISTRY_PROXY_PASSWORD in the registry's environment"
+    )
+    raise SettingsError(msg)
+
+
+def _raise_bad_url(url: str, corrected: str | None, problem: str) -> NoReturn:
+    # _reject_login has run, so `url` holds no login to keep out of the message.
     if corrected is None:
         msg = f"invalid remote URL {url!r}: it {problem}; use https://HOST[:PORT]"
     else:
