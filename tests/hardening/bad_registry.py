@@ -1,4 +1,4 @@
-"""A registry on 127.0.0.1 that answers each repository with one kind of fault.
+"""A registry on 127.0.0.1 that responds to each repository with one kind of fault.
 
 The first path component of the repository names the fault, so
 `html/app:1` gets HTML where a manifest belongs and `redirect-loop/app:1`

@@ -1,7 +1,7 @@
 """Every kind of bad input ends in one line at the CLI, and nothing is left behind.
 
 Each case runs the real `registry-mirror` as a subprocess in its own process
-group and checks: a non-zero exit code, exactly one line on stderr that
+group. It checks for a non-zero exit code, exactly one line on stderr that
 names the bad value, no traceback, no file in the output folder, and no
 process left in the group. The unit and property-based tests named in the
 third column test each kind in depth; this table proves that the CLI turns

@@ -171,7 +171,7 @@ def _reject_login(url: str) -> None:
 
 
 def _raise_bad_url(url: str, corrected: str | None, problem: str) -> NoReturn:
-    # _reject_login has run, so `url` holds no login to keep out of the message.
+    # _reject_login has run, so `url` contains no login to keep out of messages.
     if corrected is None:
         msg = f"invalid remote URL {url!r}: it {problem}; use https://HOST[:PORT]"
     else:
