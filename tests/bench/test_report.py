@@ -48,6 +48,7 @@ def test_chart_is_png(sample_run: BenchmarkRun, tmp_path: Path) -> None:
     path = write_chart(sample_run, tmp_path)
 
     assert path.read_bytes().startswith(b"\x89PNG")
+    assert path.stat().st_mode & 0o044 == 0o044
     assert [p.name for p in tmp_path.iterdir()] == ["benchmark.png"]
 
 

@@ -73,6 +73,10 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(handle)
+    # mkstemp creates the file as 0600; results are for everyone to read.
+    umask = os.umask(0)
+    os.umask(umask)
+    Path(temporary).chmod(0o666 & ~umask)
     try:
         write(Path(temporary))
         Path(temporary).replace(path)
