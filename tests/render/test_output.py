@@ -9,6 +9,7 @@ import pytest
 from main.errors import UsageError
 from main.render import output, render_manifests, write_manifests
 from main.render.__main__ import main
+from main.render.kustomize import HEADER
 from main.settings import Settings
 from tests.render.rendered import HOME_SETTINGS
 
@@ -29,7 +30,8 @@ def test_write_creates_directory(tmp_path: Path) -> None:
 def test_write_removes_stale_files(tmp_path: Path) -> None:
     out_dir = tmp_path / "k8s"
     out_dir.mkdir()
-    (out_dir / "20-mirror-gcr-io.yaml").write_text("stale\n", encoding="utf-8")
+    stale = HEADER + "kind: ConfigMap\n"
+    (out_dir / "20-mirror-gcr-io.yaml").write_text(stale, encoding="utf-8")
 
     write_manifests(Settings(), out_dir)
 
@@ -42,7 +44,8 @@ def test_failed_write_keeps_old_directory(
 ) -> None:
     out_dir = tmp_path / "k8s"
     out_dir.mkdir()
-    (out_dir / "kustomization.yaml").write_text("old\n", encoding="utf-8")
+    old = HEADER + "old\n"
+    (out_dir / "kustomization.yaml").write_text(old, encoding="utf-8")
 
     def fail(staging: Path, target: Path) -> None:
         raise OSError(28, "No space left on device")
@@ -52,7 +55,7 @@ def test_failed_write_keeps_old_directory(
     with pytest.raises(UsageError, match="No space left on device"):
         write_manifests(Settings(), out_dir)
 
-    assert _listing(out_dir) == {"kustomization.yaml": "old\n"}
+    assert _listing(out_dir) == {"kustomization.yaml": old}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k8s"]
 
 
@@ -93,3 +96,34 @@ def test_module_entry_point_reports_bad_settings(
         error == "error: storage.size '50GB' is not a Kubernetes quantity; use '50Gi'\n"
     )
     assert not out_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        pytest.param("deployment.yaml", "kind: Deployment\n", id="foreign-yaml"),
+        pytest.param("notes.txt", HEADER, id="not-yaml"),
+        pytest.param(".git", None, id="folder"),
+    ],
+)
+def test_write_refuses_folder_with_other_files(
+    tmp_path: Path, name: str, content: str | None
+) -> None:
+    out_dir = tmp_path / "manifests"
+    out_dir.mkdir()
+    entry = out_dir / name
+    if content is None:
+        entry.mkdir()
+    else:
+        entry.write_text(content, encoding="utf-8")
+
+    with pytest.raises(UsageError, match="not a rendered manifest"):
+        write_manifests(Settings(), out_dir)
+
+    assert entry.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifests"]
+
+
+def test_write_refuses_root_folder() -> None:
+    with pytest.raises(UsageError, match="not a rendered manifest"):
+        write_manifests(Settings(), Path("/"))

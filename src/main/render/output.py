@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from main.errors import UsageError
-from main.render.kustomize import render_manifests
+from main.render.kustomize import HEADER, render_manifests
 from main.settings import Settings
 
 __all__ = ["write_manifests"]
@@ -59,13 +59,29 @@ def _check_replaceable(out_dir: Path, target: Path) -> None:
         msg = f"cannot read {str(out_dir)!r}: {exc.strerror}; choose a readable path"
         raise UsageError(msg) from exc
     for entry in entries:
-        if entry.suffix != ".yaml" or entry.is_symlink() or not entry.is_file():
+        if not _is_rendered(entry):
             msg = (
                 f"output {str(out_dir)!r} holds {entry.name!r}, which is not a "
                 "rendered manifest, and render replaces the whole folder; pass "
                 "a new or empty folder, or the folder of an earlier render"
             )
             raise UsageError(msg)
+
+
+def _is_rendered(entry: Path) -> bool:
+    """Return whether `entry` is a YAML file that starts with render's header.
+
+    Only such files may be replaced: a folder of someone else's manifests is
+    as precious as /etc.
+    """
+    if entry.suffix != ".yaml" or entry.is_symlink() or not entry.is_file():
+        return False
+    try:
+        with entry.open("r", encoding="utf-8", errors="replace") as stream:
+            first_line = stream.readline()
+    except OSError:
+        return False
+    return first_line == HEADER
 
 
 def _replace_directory(staging: Path, target: Path) -> None:
