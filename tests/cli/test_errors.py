@@ -56,8 +56,30 @@ def assert_one_line_error(stderr: str, *fragments: str) -> None:
         pytest.param(["--platform", "linux"], ["linux"], id="bad-platform"),
         pytest.param(
             ["--mirror-port", "7000", "--hub-port", "7000"],
-            ["7000", "different ports"],
+            ["--hub-port and --mirror-port both ask for port 7000"],
             id="same-port-twice",
+        ),
+        pytest.param(["--rtt-ms", "inf"], ["--rtt-ms inf"], id="infinite-rtt"),
+        pytest.param(["--rtt-ms", "nan"], ["--rtt-ms nan"], id="nan-rtt"),
+        pytest.param(
+            ["--bandwidth-mbit", "1e-9"],
+            ["--bandwidth-mbit 1e-09", "0 for unlimited"],
+            id="crawling-bandwidth",
+        ),
+        pytest.param(
+            ["--upstream", "http://127.0.0.1:1"],
+            ["--upstream and --metrics-url apply only to a running mirror"],
+            id="upstream-without-mirror",
+        ),
+        pytest.param(
+            ["--mirror", "mirror:5000"],
+            ["invalid registry URL", "http"],
+            id="mirror-without-scheme",
+        ),
+        pytest.param(
+            ["--mirror-kind", "fancy"],
+            ["invalid --mirror-kind 'fancy'", "plain, gateway"],
+            id="unknown-mirror-kind",
         ),
     ],
 )
@@ -68,7 +90,7 @@ def test_benchmark_rejects_bad_input(
 
     assert result.returncode == 2
     assert_one_line_error(result.stderr, *fragments)
-    assert not (tmp_path / "out" / "benchmark.json").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_output_dir_under_file_rejected(tmp_path: Path) -> None:
@@ -107,3 +129,10 @@ def test_missing_registry_binary_names_install(tmp_path: Path) -> None:
     assert_one_line_error(
         result.stderr, "docker-registry not found", "apt-get install -y docker-registry"
     )
+
+
+def test_no_command_shows_help_as_usage_error() -> None:
+    result = run_cli()
+
+    assert result.returncode == 2
+    assert "Usage" in result.stdout

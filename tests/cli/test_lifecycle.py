@@ -77,8 +77,8 @@ def test_up_stops_servers_on_signal(
     process.send_signal(stop_signal)
     _, stderr = process.communicate(timeout=60)
 
-    assert process.returncode == 130
-    assert "interrupted; servers stopped" in stderr
+    assert process.returncode == 128 + stop_signal
+    assert f"stopped by {stop_signal.name}; servers stopped" in stderr
     assert "Traceback" not in stderr
     assert len(set(ports)) == 3
     assert len(servers) >= 2

@@ -86,14 +86,35 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def check_output_dir(directory: Path) -> None:
-    """Create the output folder, or raise UsageError if it cannot be written."""
+    """Raise UsageError unless the output folder exists or can be created.
+
+    Nothing is created here: a run that fails on other input must not leave
+    an empty folder behind. `prepare_output_dir` creates it before writing.
+    """
+    existing = directory.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = (
+            f"output directory '{directory}' is under '{existing}', which is a "
+            "file; choose another path with --output-dir"
+        )
+        raise UsageError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = (
+            f"output directory '{directory}' is not writable ('{existing}' does "
+            "not allow it); choose another with --output-dir"
+        )
+        raise UsageError(msg)
+
+
+def prepare_output_dir(directory: Path) -> None:
+    """Create the output folder, or raise UsageError if that fails."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test."):
-            pass
     except OSError as exc:
         msg = (
-            f"output directory '{directory}' is not writable ({exc.strerror}); "
+            f"cannot create output directory '{directory}' ({exc.strerror}); "
             "choose another with --output-dir"
         )
         raise UsageError(msg) from exc
@@ -101,6 +122,7 @@ def check_output_dir(directory: Path) -> None:
 
 def write_json(run: BenchmarkRun, directory: Path) -> Path:
     """Write the JSON document into `directory` and return its path."""
+    prepare_output_dir(directory)
     path = directory / JSON_NAME
     text = json.dumps(build_document(run), indent=2, sort_keys=False) + "\n"
     _write_atomically(path, lambda target: target.write_text(text, encoding="utf-8"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
 
 import typer
@@ -85,12 +86,17 @@ def _report(error: BaseException) -> int:
     if isinstance(error, RegistryMirrorError):
         print(f"registry-mirror: error: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, UsageError) else EXIT_FAILURE
-    if isinstance(error, CommandInterrupted | KeyboardInterrupt | typer.Abort):
+    if isinstance(error, CommandInterrupted):
+        name = signal.Signals(error.signum).name
+        print(f"registry-mirror: stopped by {name}; servers stopped", file=sys.stderr)
+        # The shell convention for a process ended by signal N.
+        return 128 + error.signum
+    if isinstance(error, KeyboardInterrupt | typer.Abort):
         print("registry-mirror: interrupted; servers stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     if isinstance(error, NoArgsIsHelpError):
         print(error.format_message())
-        return 0
+        return EXIT_USAGE
     if isinstance(error, ClickException):
         message = " ".join(error.format_message().split())
         print(f"registry-mirror: error: {message}", file=sys.stderr)
@@ -114,4 +120,10 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    """Entry point of the `registry-mirror` script."""
+    try:
+        sys.exit(run())
+    except KeyboardInterrupt:
+        # Ctrl-C while the modules were still being imported.
+        print("registry-mirror: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)

@@ -33,6 +33,7 @@ from main.cli.options import (
     progress_printer,
 )
 from main.cli.signals import run_until_signal
+from main.errors import UsageError
 from main.oci.platform import parse_platform
 
 
@@ -87,6 +88,12 @@ def benchmark(
     """Measure pulls straight from upstream vs cold and warm through the mirror."""
     # Check every input before a server starts or an image is built.
     check_output_dir(output_dir)
+    if mirror is None and (upstream is not None or metrics_url is not None):
+        msg = (
+            "--upstream and --metrics-url apply only to a running mirror; "
+            "add --mirror URL, or drop them to benchmark the embedded stack"
+        )
+        raise UsageError(msg)
     if mirror is not None:
         run = run_until_signal(
             lambda: run_remote_benchmark(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,11 +26,10 @@ IMAGE_OPTION = typer.Option(
     ),
 )
 RTT_OPTION = typer.Option(
-    20.0, min=0, help="Round-trip time added by the Hub stand-in, in ms (0: none)."
+    20.0, help="Round-trip time added by the Hub stand-in, in ms (0: none)."
 )
 BANDWIDTH_OPTION = typer.Option(
     100.0,
-    min=0,
     help="Bandwidth of the Hub stand-in's link, in Mbit/s (0: unlimited).",
 )
 RATE_LIMIT_OPTION = typer.Option(
@@ -63,13 +63,23 @@ def build_stack_options(
     mirror_kinds: tuple[MirrorKind, ...] = ("gateway",),
 ) -> StackOptions:
     """Collect the stack options, rejecting a port given to two servers."""
-    chosen = [port for port in (upstream_port, hub_port, mirror_port) if port]
-    if len(chosen) != len(set(chosen)):
-        msg = (
-            f"ports {chosen} repeat a value; give --upstream-port, --hub-port "
-            "and --mirror-port different ports"
-        )
-        raise UsageError(msg)
+    ports = {
+        "--upstream-port": upstream_port,
+        "--hub-port": hub_port,
+        "--mirror-port": mirror_port,
+    }
+    seen: dict[int, str] = {}
+    for option, port in ports.items():
+        if port is None:
+            continue
+        if port in seen:
+            msg = (
+                f"{seen[port]} and {option} both ask for port {port}; "
+                "give each server its own port"
+            )
+            raise UsageError(msg)
+        seen[port] = option
+    check_wan_figures(rtt_ms, bandwidth_mbit)
     hub = HubSettings(
         pull_limit=rate_limit,
         wan=WanProfile(rtt_ms=rtt_ms, bandwidth_mbit=bandwidth_mbit),
@@ -81,6 +91,28 @@ def build_stack_options(
         mirror_port=mirror_port,
         mirror_kinds=mirror_kinds,
     )
+
+
+# Slower links would make one pull of the small image take hours.
+MIN_BANDWIDTH_MBIT = 0.1
+MAX_RTT_MS = 10_000.0
+
+
+def check_wan_figures(rtt_ms: float, bandwidth_mbit: float) -> None:
+    """Reject WAN figures that are not finite or would stall every pull."""
+    if not math.isfinite(rtt_ms) or not 0 <= rtt_ms <= MAX_RTT_MS:
+        msg = (
+            f"invalid --rtt-ms {rtt_ms}; use a number of milliseconds "
+            f"from 0 to {MAX_RTT_MS:g}"
+        )
+        raise UsageError(msg)
+    too_slow = 0 < bandwidth_mbit < MIN_BANDWIDTH_MBIT
+    if not math.isfinite(bandwidth_mbit) or bandwidth_mbit < 0 or too_slow:
+        msg = (
+            f"invalid --bandwidth-mbit {bandwidth_mbit}; use 0 for unlimited or "
+            f"at least {MIN_BANDWIDTH_MBIT} Mbit/s"
+        )
+        raise UsageError(msg)
 
 
 def parse_mirror_kinds(texts: list[str]) -> tuple[MirrorKind, ...]:

@@ -16,7 +16,11 @@ T = TypeVar("T")
 
 
 class CommandInterrupted(Exception):
-    """Raised when SIGINT or SIGTERM stopped a command."""
+    """Raised when SIGINT or SIGTERM stopped a command; carries the signal."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 async def _run_until_signal(command: Callable[[], Awaitable[T]]) -> T:
@@ -40,7 +44,7 @@ async def _run_until_signal(command: Callable[[], Awaitable[T]]) -> T:
         group.start_soon(run_command)
 
     if received or not outcome:
-        raise CommandInterrupted
+        raise CommandInterrupted(received[0] if received else signal.SIGINT)
     return outcome[0]
 
 
