@@ -216,12 +216,6 @@ CASES: dict[str, Case] = {
     "port-in-use": Case(
         ("up", "--image", "debian:bookworm-slim", "--mirror-port", "{busy}"),
         "{busy}",
-        known_gap=pytest.mark.xfail(
-            reason="MirrorChain.__aenter__ leaves its gateway open when the "
-            "registry fails to start, and asyncio may print its tracebacks "
-            "at exit",
-            strict=False,
-        ),
     ),
     "registry-binary-missing": Case(
         ("up", "--image", "debian:bookworm-slim"),
@@ -311,11 +305,6 @@ CASES: dict[str, Case] = {
     "answer-connection-refused": Case(
         benchmark("--mirror", f"http://{CLOSED}", "--upstream", f"http://{CLOSED}"),
         CLOSED,
-        known_gap=pytest.mark.xfail(
-            reason="the pull client logs each connection retry at WARNING, so "
-            "two lines come before the error",
-            strict=True,
-        ),
     ),
     "mirror-url-with-login": Case(
         benchmark("--mirror", f"http://robot:hunter2-x9@{CLOSED}"), "127.0.0.1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -86,26 +88,32 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def check_output_dir(directory: Path) -> None:
-    """Raise UsageError unless the output folder exists or can be created.
+    """Raise UsageError unless files can be written into the output folder.
 
-    Nothing is created here: a run that fails on other input must not leave
-    an empty folder behind. `prepare_output_dir` creates it before writing.
+    The check creates the missing folders and a probe file, then removes what
+    it created: a run that fails on other input must not leave an empty
+    folder behind. `prepare_output_dir` creates the folder before writing.
     """
-    existing = directory.absolute()
+    target = directory.absolute()
+    existing = target
     while not existing.exists():
         existing = existing.parent
-    if not existing.is_dir():
+    created = [target, *target.parents][: len(target.parents) - len(existing.parents)]
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".write-test."):
+            pass
+    except OSError as exc:
+        reason = "is a file" if exc.errno == errno.EEXIST else exc.strerror
         msg = (
-            f"output directory '{directory}' is under '{existing}', which is a "
-            "file; choose another path with --output-dir"
+            f"output directory '{directory}' is not writable ({reason}); "
+            "choose another with --output-dir"
         )
-        raise UsageError(msg)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        msg = (
-            f"output directory '{directory}' is not writable ('{existing}' does "
-            "not allow it); choose another with --output-dir"
-        )
-        raise UsageError(msg)
+        raise UsageError(msg) from exc
+    finally:
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def prepare_output_dir(directory: Path) -> None:

@@ -410,7 +410,9 @@ class RegistryClient:
                         raise
                     attempt += 1
                     self.retries += 1
-                    logger.warning(
+                    # INFO, not WARNING: a retry that succeeds needs no
+                    # attention, and one that fails ends in an error anyway.
+                    logger.info(
                         "connecting for %s %s failed (%s); retry %d of %d",
                         method,
                         url,
