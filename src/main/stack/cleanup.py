@@ -93,7 +93,7 @@ class OwnerRecord:
             return False
         if self.start_ticks is not None and _PROC_SELF_STAT.exists():
             return _start_ticks(self.pid) == self.start_ticks
-        return _pid_exists(self.pid)
+        return process_exists(self.pid)
 
 
 def make_owned_temp_dir(label: str, parent: Path | None = None) -> Path:
@@ -170,7 +170,8 @@ def _boot_id() -> str | None:
         return None
 
 
-def _pid_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Return whether a process with `pid` exists, without affecting it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -21,6 +21,7 @@ from pathlib import Path
 import anyio
 
 from main.errors import StackError
+from main.stack.cleanup import process_exists
 from main.stack.layout import ImageLayout, read_layout
 
 __all__ = [
@@ -129,7 +130,7 @@ def remove_stale_work_dirs(cache_dir: Path) -> None:
         return
     for work_dir in cache_dir.glob(f"{_WORK_PREFIX}*"):
         pid_text = work_dir.name.removeprefix(_WORK_PREFIX).partition("-")[0]
-        if pid_text.isdigit() and not _process_exists(int(pid_text)):
+        if pid_text.isdigit() and not process_exists(int(pid_text)):
             logger.info("removing %s, left by process %s", work_dir, pid_text)
             remove_work_dir(work_dir)
 
@@ -171,17 +172,6 @@ def _cache_dir_error(cache_dir: Path, exc: OSError) -> StackError:
         f"{exc.strerror}; choose a writable directory or set XDG_CACHE_HOME"
     )
     return StackError(msg)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        # Signal 0 checks that the process exists without affecting it.
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _mounts_under(directory: Path) -> list[str]:
