@@ -32,8 +32,18 @@ def describe_stack(stack: EmbeddedStack, images: tuple[ImageSpec, ...]) -> str:
     """Describe the running servers and how to point a client at them."""
     mirror_host = stack.mirror_url.removeprefix("http://")
     first = images[0].reference.removeprefix("library/")
+    chain = next(iter(stack.mirrors.values()))
+    gateway = (
+        [
+            f"gateway    {chain.gateway.url}  (upstream gateway; metrics at "
+            f"{chain.gateway.metrics_url})"
+        ]
+        if chain.gateway is not None
+        else []
+    )
     lines = [
         f"mirror     {stack.mirror_url}  (pull-through cache, anonymous, plain HTTP)",
+        *gateway,
         f"hub        {stack.hub_url}  (Docker Hub stand-in: token auth, rate limit)",
         f"upstream   {stack.local_url}  (plain registry holding the images)",
         "images     " + ", ".join(spec.reference for spec in images),
