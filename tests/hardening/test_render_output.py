@@ -8,15 +8,23 @@ import pytest
 
 from main.errors import UsageError
 from main.render import write_manifests
+from main.render.kustomize import HEADER
 from main.settings import Settings
 
 
 def folder_with(tmp_path: Path, *names: str) -> Path:
+    """Create `out` with folders (names ending in '/') and files.
+
+    YAML files start with render's header, as an earlier render wrote them,
+    unless their name starts with "foreign".
+    """
     folder = tmp_path / "out"
     folder.mkdir()
     for name in names:
         if name.endswith("/"):
             (folder / name).mkdir()
+        elif name.endswith(".yaml") and not name.startswith("foreign"):
+            (folder / name).write_text(HEADER + "kept: true\n")
         else:
             (folder / name).write_text("kept\n")
     return folder
@@ -29,6 +37,7 @@ def folder_with(tmp_path: Path, *names: str) -> Path:
         pytest.param(("kustomization.yaml", "README.md"), "'README.md'", id="readme"),
         pytest.param(("00-a.yaml", "ssl/"), "'ssl'", id="subfolder"),
         pytest.param((".git/",), "'.git'", id="dot-folder"),
+        pytest.param(("foreign-app.yaml",), "'foreign-app.yaml'", id="other-yaml"),
     ],
 )
 def test_foreign_folder_not_replaced(
