@@ -164,8 +164,9 @@ class RegistryMirror:
     ) -> str:
         """Apply the rendered manifests with server-side apply; prune and wait."""
         args = ["deploy", f"--kubeconfig={KUBECONFIG_PATH}"]
-        # This function runs inside an engine, which may be the one it updates;
-        # that engine restarts only after this session ends.
+        # This function may run inside the engine it updates. The StatefulSet
+        # replaces that pod as soon as its spec changes, which ends this
+        # session, so waiting for its rollout from here cannot succeed.
         args += [f"--rollout-timeout={rollout_timeout}", f"--no-wait={ENGINE_NAME}"]
         if dry_run:
             args.append("--dry-run")

@@ -39,7 +39,7 @@ async def run_deploy(
 
     Workloads named in `no_wait` are applied but not waited for: a deploy that
     runs inside the Dagger engine cannot wait for that engine's own restart,
-    which only begins once the deploy's session ends.
+    because the restart ends the deploy's session.
 
     Raises ClusterError when the cluster cannot be reached (except for a dry
     run), rejects an object, or a rollout does not finish in time.
