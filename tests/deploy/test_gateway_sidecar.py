@@ -116,5 +116,6 @@ def test_new_gateway_image_updates_the_deployment() -> None:
     updates = plan.with_action(Action.UPDATE)
     assert [change.key.kind for change in updates] == ["Deployment"]
     assert updates[0].fields == (
+        ".spec.template.spec.initContainers[name=repair-storage].image",
         ".spec.template.spec.initContainers[name=gateway].image",
     )

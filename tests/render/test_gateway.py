@@ -34,8 +34,9 @@ def _pod(settings: Settings, name: str = "mirror-docker-io") -> dict[str, Any]:
 
 def _sidecar(settings: Settings, name: str = "mirror-docker-io") -> dict[str, Any]:
     init_containers = _pod(settings, name)["initContainers"]
-    assert len(init_containers) == 1
-    return dict(init_containers[0])
+    names = [container["name"] for container in init_containers]
+    assert names == ["repair-storage", "gateway"]
+    return dict(init_containers[1])
 
 
 def _arguments(sidecar: dict[str, Any]) -> dict[str, str]:
@@ -135,7 +136,7 @@ def test_gateway_state_on_mirror_volume() -> None:
     pod = _pod(Settings())
 
     mounts = {
-        m["mountPath"]: m["name"] for m in pod["initContainers"][0]["volumeMounts"]
+        m["mountPath"]: m["name"] for m in pod["initContainers"][1]["volumeMounts"]
     }
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
 
@@ -148,7 +149,7 @@ def test_gateway_spool_on_bounded_empty_dir() -> None:
     pod = _pod(settings)
 
     mounts = {
-        m["mountPath"]: m["name"] for m in pod["initContainers"][0]["volumeMounts"]
+        m["mountPath"]: m["name"] for m in pod["initContainers"][1]["volumeMounts"]
     }
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
 
@@ -222,3 +223,20 @@ async def test_probe_answers_without_auth_while_upstream_down(
         response = await client.get(f"{gateway_with_closed_upstream.url}{path}")
 
     assert response.status_code == 200
+
+
+def test_storage_is_repaired_before_the_gateway_starts() -> None:
+    repair = _pod(Settings())["initContainers"][0]
+
+    assert repair["name"] == "repair-storage"
+    assert repair["command"] == [
+        "registry-mirror",
+        "repair-storage",
+        "/var/lib/registry",
+    ]
+    # A regular init container: it must finish before the sidecar starts.
+    assert "restartPolicy" not in repair
+    assert repair["securityContext"]["readOnlyRootFilesystem"] is True
+    assert repair["volumeMounts"] == [
+        {"name": "data", "mountPath": "/var/lib/registry"}
+    ]

@@ -48,9 +48,10 @@ def test_each_gateway_proxies_its_own_upstream() -> None:
 
 
 def _gateway_arguments(deployment: dict[str, Any]) -> dict[str, str]:
-    sidecars = deployment["spec"]["template"]["spec"]["initContainers"]
+    init_containers = deployment["spec"]["template"]["spec"]["initContainers"]
+    (sidecar,) = [item for item in init_containers if item["name"] == "gateway"]
     arguments: dict[str, str] = {}
-    for argument in sidecars[0]["args"]:
+    for argument in sidecar["args"]:
         name, _, value = argument.partition("=")
         arguments[name] = value
     return arguments

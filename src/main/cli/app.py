@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "main.cli.deploy",
     "main.cli.gateway",
     "main.cli.warm",
+    "main.cli.storage",
 )
 
 EXIT_FAILURE = 1

@@ -55,11 +55,36 @@ def gateway_remote_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.gateway.port}"
 
 
+REPAIR_CONTAINER = "repair-storage"
+
+
 def spool_volume(settings: Settings) -> Manifest:
     """Return the emptyDir for the spool files of upstream responses."""
     return {
         "name": SPOOL_VOLUME,
         "emptyDir": {"sizeLimit": settings.gateway.spool_size},
+    }
+
+
+def storage_repair_init(
+    settings: Settings, data_volume: str, storage_root: str
+) -> Manifest:
+    """Return the init container that repairs the cache after a crash.
+
+    Distribution rewrites its scheduler state in place, so a kill at the
+    wrong moment leaves a truncated file that makes it panic at every start;
+    this runs the project's repair, from the gateway image, before anything
+    else in the pod uses the volume.
+    """
+    gateway = settings.gateway
+    return {
+        "name": REPAIR_CONTAINER,
+        "image": gateway.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["registry-mirror", "repair-storage", storage_root],
+        "resources": resources(gateway.resources),
+        "securityContext": restricted_security_context(),
+        "volumeMounts": [{"name": data_volume, "mountPath": storage_root}],
     }
 
 

@@ -25,6 +25,7 @@ from main.render.gateway import (
     gateway_remote_url,
     gateway_sidecar,
     spool_volume,
+    storage_repair_init,
 )
 from main.render.objects import (
     CONFIG_HASH_ANNOTATION,
@@ -155,7 +156,8 @@ def _deployment(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "initContainers": [
-            gateway_sidecar(settings, upstream, DATA_VOLUME, STORAGE_ROOT)
+            storage_repair_init(settings, DATA_VOLUME, STORAGE_ROOT),
+            gateway_sidecar(settings, upstream, DATA_VOLUME, STORAGE_ROOT),
         ],
         "containers": [_container(settings)],
         "volumes": [
