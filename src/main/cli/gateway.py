@@ -14,7 +14,12 @@ import typer
 from main.cli.app import app
 from main.cli.signals import run_until_signal
 from main.errors import UsageError
-from main.gateway import GatewayConfig, load_credentials, run_gateway
+from main.gateway import (
+    GatewayConfig,
+    load_credentials,
+    prepare_folder,
+    run_gateway,
+)
 from main.render.distribution import normalize_remote_url
 
 
@@ -33,14 +38,14 @@ def gateway(
     state_dir: Path | None = typer.Option(
         None,
         "--state-dir",
-        help="Folder for the known-tags file that survives restarts; "
-        "without it known tags are kept in memory only.",
+        help="Folder for the known-tags file that survives restarts, created "
+        "if missing; without it known tags are kept in memory only.",
     ),
     spool_dir: Path | None = typer.Option(
         None,
         "--spool-dir",
-        help="Folder for spool files of responses in flight; "
-        "defaults to the system temporary folder.",
+        help="Folder for spool files of responses in flight, created if "
+        "missing; defaults to the system temporary folder.",
     ),
     credentials_file: Path | None = typer.Option(
         None,
@@ -66,6 +71,9 @@ def gateway(
 ) -> None:
     """Run the upstream gateway in front of one registry until Ctrl-C."""
     host, port = parse_listen(listen)
+    for folder, option in ((state_dir, "--state-dir"), (spool_dir, "--spool-dir")):
+        if folder is not None:
+            prepare_folder(folder, option)
     config = GatewayConfig(
         normalize_remote_url(upstream),
         credentials=load_credentials(file=credentials_file),

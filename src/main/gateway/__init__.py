@@ -8,7 +8,12 @@ while the upstream is down or rate-limited, and exposes Prometheus metrics.
 docs/gateway.md describes it for operators.
 """
 
-from main.gateway.config import Credentials, GatewayConfig, load_credentials
+from main.gateway.config import (
+    Credentials,
+    GatewayConfig,
+    load_credentials,
+    prepare_folder,
+)
 from main.gateway.runner import GatewayServer, run_gateway
 from main.gateway.service import Gateway
 
@@ -18,5 +23,6 @@ __all__ = [
     "GatewayConfig",
     "GatewayServer",
     "load_credentials",
+    "prepare_folder",
     "run_gateway",
 ]

@@ -4,23 +4,32 @@ To distribution the gateway is an anonymous, read-only registry. `GET /v2/`
 is answered locally with 200, so distribution starts, and serves its cache,
 while the upstream is down (distribution 2.8 panics at start-up when the
 `GET /v2/` of its remote fails: distribution/distribution#4038).
+
+An exception while serving a request fails that request alone, with a 500
+registry error, and is logged once with the request's path.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from main.gateway.answers import API_VERSION_HEADER, error_response
 from main.gateway.metrics import CONTENT_TYPE
 from main.gateway.service import Gateway
+from main.gateway.spool import SpoolError
 from main.reference import digest_problem
 
 __all__ = ["HEALTH_PATH", "METRICS_PATH", "create_app", "normalize_accept"]
+
+logger = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
@@ -88,8 +97,48 @@ def create_app(gateway: Gateway) -> Starlette:
             Route("/v2/{name:path}/tags/list", tag_list, methods=["GET"]),
             Route(METRICS_PATH, metrics, methods=["GET"]),
             Route(HEALTH_PATH, health, methods=["GET", "HEAD"]),
-        ]
+        ],
+        middleware=[Middleware(RequestErrorMiddleware)],
     )
+
+
+class RequestErrorMiddleware:
+    """Answer a request whose handler raised with a 500 registry error.
+
+    Without it, Starlette answers with a plain-text 500 and uvicorn logs the
+    traceback a second time. When the response has already started, the
+    connection is closed instead, so the client sees a truncated body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request and contain any exception it raises."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_track(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_track)
+        except SpoolError as exc:
+            logger.error("failed %s %s: %s", scope["method"], scope["path"], exc)
+            if not started:
+                await error_response(500, "UNKNOWN", str(exc))(scope, receive, send)
+        except Exception:
+            logger.exception(
+                "failed %s %s: unexpected error", scope["method"], scope["path"]
+            )
+            if not started:
+                message = "unexpected error in the gateway; its log has the details"
+                await error_response(500, "UNKNOWN", message)(scope, receive, send)
 
 
 def normalize_accept(values: list[str]) -> str:

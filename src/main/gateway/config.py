@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ __all__ = [
     "Credentials",
     "GatewayConfig",
     "load_credentials",
+    "prepare_folder",
 ]
 
 USERNAME_ENV = "REGISTRY_MIRROR_UPSTREAM_USERNAME"
@@ -130,3 +132,32 @@ def _read_credentials_file(path: Path) -> Credentials:
         )
         raise SettingsError(msg)
     return Credentials(username, password)
+
+
+def prepare_folder(path: Path, option: str) -> None:
+    """Create the folder `path` if it is missing and check that it takes new files.
+
+    Raises `SettingsError` naming `option` and the path, so a gateway with an
+    unusable spool or state folder fails at start-up, not at its first request.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        msg = f"{option} {str(path)!r} is not a folder; give the path of a folder"
+        raise SettingsError(msg) from exc
+    except OSError as exc:
+        msg = (
+            f"cannot create the {option} folder {str(path)!r}: {exc.strerror}; "
+            "give a folder that exists or can be created"
+        )
+        raise SettingsError(msg) from exc
+    try:
+        # The same call that creates spool files, so this checks what they need.
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        msg = (
+            f"cannot write to the {option} folder {str(path)!r}: {exc.strerror}; "
+            "give a folder that this user can write to"
+        )
+        raise SettingsError(msg) from exc

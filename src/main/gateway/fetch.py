@@ -15,6 +15,7 @@ from main.errors import RegistryError
 from main.gateway.flights import ErrorAnswer, Flight, FlightKey, FlightTable
 from main.gateway.known_tags import KnownTagStore
 from main.gateway.metrics import GatewayMetrics
+from main.gateway.spool import SpoolError
 from main.gateway.upstream import UpstreamClient
 from main.reference import digest_problem
 
@@ -92,14 +93,29 @@ class FlightRunner:
     metrics: GatewayMetrics
 
     async def run(self, flight: Flight, path: str, headers: Mapping[str, str]) -> None:
-        """Run `flight` to its end and settle it in the table, whatever happens."""
+        """Run `flight` to its end and settle it in the table, whatever happens.
+
+        Only cancellation propagates. Flights run in the gateway's task group,
+        where any other exception would cancel every flight and stop the
+        server, so an error fails this flight and its waiters alone.
+        """
         try:
             await self._fetch(flight, path, headers)
         except RegistryError as exc:
+            self._log_abort(flight, str(exc))
             self._end_with_error(flight, str(exc))
         except anyio.get_cancelled_exc_class():
-            self._end_with_error(flight, "the gateway is shutting down")
+            reason = "the gateway is shutting down"
+            self._log_abort(flight, reason)
+            self._end_with_error(flight, reason)
             raise
+        except SpoolError as exc:
+            logger.error("failed %s %s: %s", flight.key.method, path, exc)
+            self._end_with_error(flight, str(exc), status=500)
+        except Exception:
+            logger.exception("failed %s %s: unexpected error", flight.key.method, path)
+            reason = "unexpected error in the gateway; its log has the details"
+            self._end_with_error(flight, reason, status=500)
         finally:
             self.table.settle(flight)
             self.metrics.spool_bytes.set(self.table.spool_bytes)
@@ -173,17 +189,22 @@ class FlightRunner:
             key.repository, key.reference, digest, media_type, size
         )
 
-    def _end_with_error(self, flight: Flight, reason: str) -> None:
-        if flight.done:
-            return
-        if flight.headers or flight.status:
+    def _log_abort(self, flight: Flight, reason: str) -> None:
+        if flight.status and not flight.done:
             logger.warning(
                 "aborted %s %s: %s", flight.key.kind, flight.key.reference, reason
             )
+
+    def _end_with_error(self, flight: Flight, reason: str, status: int = 503) -> None:
+        """Fail `flight` with `status`, or abort its body if headers went out."""
+        if flight.done:
+            return
+        if flight.status:
             flight.abort(reason)
             return
-        body = error_body("UNAVAILABLE", reason)
-        flight.fail(ErrorAnswer(503, body, {"content-type": "application/json"}))
+        code = "UNAVAILABLE" if status == 503 else "UNKNOWN"
+        body = error_body(code, reason)
+        flight.fail(ErrorAnswer(status, body, {"content-type": "application/json"}))
 
 
 def _is_tag_lookup(key: FlightKey) -> bool:

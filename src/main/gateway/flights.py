@@ -103,11 +103,17 @@ class Flight:
     def start_body(
         self, status: int, headers: Mapping[str, str], expected_size: int | None
     ) -> None:
-        """Publish the response status and headers; the body follows."""
+        """Publish the response status and headers; the body follows.
+
+        A GET's body goes to a new spool file, created before anything is
+        published, so a `SpoolError` leaves the flight waiting for its headers
+        and free to fail with an error response. A HEAD has no body and no spool.
+        """
+        if self.key.method != "HEAD":
+            self._spool = Spool(self._spool_dir)
         self.status = status
         self.headers = dict(headers)
         self.expected_size = expected_size
-        self._spool = Spool(self._spool_dir)
         self.state = FlightState.STREAMING
         self._notify()
 

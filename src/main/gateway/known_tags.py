@@ -59,6 +59,8 @@ class KnownTagStore:
         self._clock = clock
         self._entries: OrderedDict[tuple[str, str], KnownTag] = OrderedDict()
         self._write_lock = anyio.Lock()
+        # Set while writes fail, so a full disk is logged once, not per tag.
+        self._write_failing = False
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -115,7 +117,23 @@ class KnownTagStore:
         document = _document_from_entries(self._entries)
         # One writer at a time, so an older snapshot never replaces a newer one.
         async with self._write_lock:
-            await anyio.to_thread.run_sync(_write_atomically, self._path, document)
+            try:
+                await anyio.to_thread.run_sync(_write_atomically, self._path, document)
+            except OSError as exc:
+                # The entries stay in memory and the next change writes them
+                # all, so a full disk costs persistence, never a request.
+                if not self._write_failing:
+                    logger.error(
+                        "cannot write known tags to %s: %s; keeping them in "
+                        "memory until a write succeeds",
+                        self._path,
+                        exc.strerror or exc,
+                    )
+                self._write_failing = True
+                return
+        if self._write_failing:
+            logger.warning("wrote known tags to %s again", self._path)
+        self._write_failing = False
 
 
 def _document_from_entries(

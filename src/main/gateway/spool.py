@@ -4,18 +4,27 @@ A spool is an unnamed temporary file (`tempfile.TemporaryFile`), so nothing
 is left on disk when the process dies. One writer appends; any number of
 readers read at their own offsets with `os.pread`, which does not move a
 shared file position. File operations run in worker threads because a slow
-volume would otherwise stall every request of the event loop.
+volume would otherwise stall every request of the event loop. Every `OSError`
+of a spool file, such as a full disk or a missing folder, becomes a
+`SpoolError`, which fails the one flight that uses the spool.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 import anyio.to_thread
 
-__all__ = ["Spool"]
+__all__ = ["Spool", "SpoolError"]
+
+logger = logging.getLogger(__name__)
+
+
+class SpoolError(Exception):
+    """Raised when a spool file cannot be created, written or read."""
 
 
 class Spool:
@@ -26,7 +35,11 @@ class Spool:
     """
 
     def __init__(self, directory: Path | None) -> None:
-        self._file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - closed by discard/release
+        self._folder = str(directory or tempfile.gettempdir())
+        try:
+            self._file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - closed by discard/release
+        except OSError as exc:
+            raise _spool_error("creating", self._folder, exc) from exc
         self._fd = self._file.fileno()
         self.size = 0
         self._readers = 0
@@ -40,12 +53,18 @@ class Spool:
     async def append(self, data: bytes) -> None:
         """Write `data` at the end of the file."""
         offset = self.size
-        await anyio.to_thread.run_sync(_write_all, self._fd, data, offset)
+        try:
+            await anyio.to_thread.run_sync(_write_all, self._fd, data, offset)
+        except OSError as exc:
+            raise _spool_error("writing", self._folder, exc) from exc
         self.size = offset + len(data)
 
     async def read(self, offset: int, length: int) -> bytes:
         """Return up to `length` bytes from `offset`."""
-        return await anyio.to_thread.run_sync(os.pread, self._fd, length, offset)
+        try:
+            return await anyio.to_thread.run_sync(os.pread, self._fd, length, offset)
+        except OSError as exc:
+            raise _spool_error("reading", self._folder, exc) from exc
 
     def acquire(self) -> None:
         """Register a reader, which must call `release` when done."""
@@ -63,7 +82,26 @@ class Spool:
 
     def _close_if_unused(self) -> None:
         if self._discarded and self._readers <= 0 and not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                # The descriptor is released even when close reports an error.
+                logger.warning(
+                    "closing a spool file in %s failed: %s",
+                    self._folder,
+                    _describe(exc),
+                )
+
+
+def _spool_error(action: str, folder: str, exc: OSError) -> SpoolError:
+    return SpoolError(
+        f"{action} a spool file in {folder} failed: {_describe(exc)}; "
+        "check the free space and permissions of the spool folder"
+    )
+
+
+def _describe(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:
