@@ -50,6 +50,8 @@ class UpstreamClient:
         auth = RegistryTokenAuth(
             credentials.username if credentials else None,
             credentials.password if credentials else None,
+            # Not the hosts that blob redirects lead to: they get no login.
+            credential_hosts={httpx.URL(config.upstream_url).netloc.decode("ascii")},
         )
         self._client = httpx.AsyncClient(
             base_url=config.upstream_url,

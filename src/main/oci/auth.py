@@ -12,11 +12,12 @@ Tokens and credentials are never logged and never put in error messages.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import re
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Collection, Generator
 from dataclasses import dataclass
 
 import anyio
@@ -96,11 +97,22 @@ class RegistryTokenAuth(httpx.Auth):
     the benchmark can check that tokens are reused.
     """
 
-    def __init__(self, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        credential_hosts: Collection[str] | None = None,
+    ):
         if (username is None) != (password is None):
             msg = "registry credentials need both a user name and a password"
             raise ValueError(msg)
         self._basic = _basic_header(username, password)
+        # Registries redirect blobs to storage hosts that may answer 401 with a
+        # realm of their choice; only these hosts' challenges get the login.
+        self._credential_hosts = (
+            None if credential_hosts is None else frozenset(credential_hosts)
+        )
         self._tokens: dict[tuple[str, str], _Token] = {}
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
         self.token_requests = 0
@@ -128,7 +140,7 @@ class RegistryTokenAuth(httpx.Auth):
         if challenge is None:
             return
         if challenge.scheme == "basic":
-            if self._basic is not None:
+            if self._basic is not None and self._trusts(request.url, request.url):
                 request.headers["Authorization"] = self._basic
                 yield request
             return
@@ -165,7 +177,16 @@ class RegistryTokenAuth(httpx.Auth):
         scope = challenge.scope or path_scope
         if scope:
             params["scope"] = scope
-        headers = {"Authorization": self._basic} if self._basic else {}
+        realm = httpx.URL(challenge.realm)
+        trusted = self._basic is not None and self._trusts(request.url, realm)
+        if self._basic is not None and not trusted:
+            logger.warning(
+                "not sending the registry login to %s, which %s named as its "
+                "token realm; asking for an anonymous token",
+                realm.host,
+                request.url.host,
+            )
+        headers = {"Authorization": self._basic} if trusted and self._basic else {}
         self.token_requests += 1
         logger.info(
             "requesting a registry token from %s for scope %r", challenge.realm, scope
@@ -195,6 +216,53 @@ class RegistryTokenAuth(httpx.Auth):
             msg = f"the token response from {challenge.realm} contains no token"
             raise RegistryError(msg, url=challenge.realm, status=200)
         return _Token(value, time.monotonic() + lifetime)
+
+    def _trusts(self, origin: httpx.URL, realm: httpx.URL) -> bool:
+        """Return whether the login may go to `realm` for a challenge from `origin`.
+
+        The challenging host must be one the login is for, the realm must be
+        on the same site (as auth.docker.io is for registry-1.docker.io), and
+        an https registry's login never travels over plain http.
+        """
+        hosts = self._credential_hosts
+        if hosts is not None and _netloc(origin) not in hosts:
+            return False
+        if origin.scheme == "https" and realm.scheme != "https":
+            return False
+        return same_site(_netloc(origin), _netloc(realm))
+
+
+def same_site(first: str, second: str) -> bool:
+    """Return whether two `host[:port]` values belong to one site.
+
+    DNS names match when they share their last two labels, whatever the
+    port; IP addresses and single-label names must match with their port,
+    since one machine serves many unrelated services.
+    """
+    if first == second:
+        return True
+    first_host = httpx.URL(f"//{first}").host
+    second_host = httpx.URL(f"//{second}").host
+    if _is_ip_address(first_host) or _is_ip_address(second_host):
+        return False
+    first_labels = first_host.lower().split(".")
+    second_labels = second_host.lower().split(".")
+    if min(len(first_labels), len(second_labels)) < 2:
+        return False
+    return first_labels[-2:] == second_labels[-2:]
+
+
+def _netloc(url: httpx.URL) -> str:
+    """Return `host[:port]` of a URL, without the default port of its scheme."""
+    return url.netloc.decode("ascii")
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _basic_header(username: str | None, password: str | None) -> str | None:
