@@ -354,6 +354,20 @@ async def test_fault_refuse_closes_connection(hub_standin: HubStandin) -> None:
     assert response.status_code == 401
 
 
+async def test_refuse_can_be_switched_off_over_http(hub_standin: HubStandin) -> None:
+    control = f"{hub_standin.base_url}/_standin/fault"
+
+    async with client() as http:
+        await http.post(control, json={"mode": "refuse"})
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(f"{hub_standin.base_url}/v2/")
+        switched = await http.post(control, json={"mode": "normal"})
+        response = await http.get(f"{hub_standin.base_url}/v2/")
+
+    assert switched.status_code == 200
+    assert response.status_code == 401
+
+
 async def test_fault_hang_times_out_client(hub_standin: HubStandin) -> None:
     hub_standin.set_fault(FaultMode.HANG)
 

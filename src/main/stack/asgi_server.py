@@ -59,22 +59,39 @@ def bind_socket(port: int | None, port_option: str) -> socket.socket:
     return sock
 
 
-def dropping_protocol(should_drop: Callable[[], bool]) -> type[asyncio.Protocol]:
+def dropping_protocol(
+    should_drop: Callable[[], bool], spared_prefix: bytes = b""
+) -> type[asyncio.Protocol]:
     """Return an HTTP/1.1 protocol class that drops connections on request.
 
     While `should_drop()` is true, a connection is aborted as soon as
     request bytes arrive, so the client sees the connection close without
-    any response, as with a crashed server or a reset.
+    any response, as with a crashed server or a reset. A request whose path
+    starts with `spared_prefix` is served anyway, so the switch that turned
+    dropping on can turn it off again.
     """
 
     class DroppingH11Protocol(H11Protocol):
+        spared = False
+
         def data_received(self, data: bytes) -> None:
-            if should_drop():
+            # A spared connection stays spared, so a body that arrives after
+            # its request line is not cut off.
+            self.spared = self.spared or _requests_path(data, spared_prefix)
+            if should_drop() and not self.spared:
                 self.transport.abort()
                 return
             super().data_received(data)
 
     return DroppingH11Protocol
+
+
+def _requests_path(data: bytes, prefix: bytes) -> bool:
+    """Return whether `data` starts a request line for a path under `prefix`."""
+    if not prefix:
+        return False
+    _, _, rest = data.partition(b" ")
+    return rest.startswith(prefix)
 
 
 @contextlib.asynccontextmanager

@@ -324,7 +324,9 @@ async def run_hub(
     host, bound_port = sock.getsockname()
     base_url = f"http://{host}:{bound_port}"
     proxy = RegistryProxy(upstream_url, settings.upstream_timeout_seconds)
-    protocol = dropping_protocol(lambda: state.fault is FaultMode.REFUSE)
+    protocol = dropping_protocol(
+        lambda: state.fault is FaultMode.REFUSE, CONTROL_PREFIX.encode()
+    )
     try:
         async with proxy:
             app = create_hub_app(base_url, proxy, state, settings, wan)
