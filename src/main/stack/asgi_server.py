@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -59,6 +60,9 @@ def bind_socket(port: int | None, port_option: str) -> socket.socket:
     return sock
 
 
+_REQUEST_LINE = re.compile(rb"[A-Z]+ (/\S*)")
+
+
 def dropping_protocol(
     should_drop: Callable[[], bool], spared_prefix: bytes = b""
 ) -> type[asyncio.Protocol]:
@@ -75,23 +79,19 @@ def dropping_protocol(
         spared = False
 
         def data_received(self, data: bytes) -> None:
-            # A spared connection stays spared, so a body that arrives after
-            # its request line is not cut off.
-            self.spared = self.spared or _requests_path(data, spared_prefix)
+            # Decide at each request line and keep the decision for the
+            # request's body, which may arrive in later chunks.
+            request_line = _REQUEST_LINE.match(data)
+            if request_line is not None:
+                self.spared = bool(spared_prefix) and request_line.group(1).startswith(
+                    spared_prefix
+                )
             if should_drop() and not self.spared:
                 self.transport.abort()
                 return
             super().data_received(data)
 
     return DroppingH11Protocol
-
-
-def _requests_path(data: bytes, prefix: bytes) -> bool:
-    """Return whether `data` starts a request line for a path under `prefix`."""
-    if not prefix:
-        return False
-    _, _, rest = data.partition(b" ")
-    return rest.startswith(prefix)
 
 
 @contextlib.asynccontextmanager
