@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
+
+from main.errors import SettingsError
 from main.settings import Settings, parse_settings
 from tests.render.rendered import home_settings, named, objects
 
@@ -149,15 +153,36 @@ def test_namespaces_enforce_pod_security() -> None:
     assert namespaces["dagger"][level] == "privileged"
 
 
-def test_shared_namespace_allows_engine() -> None:
-    settings = parse_settings({"namespaces": {"mirrors": "ci", "engine": "ci"}})
-
-    namespaces = objects(settings, "Namespace")
-
-    assert len(namespaces) == 1
-    assert namespaces[0]["metadata"]["labels"][
-        "pod-security.kubernetes.io/enforce"
-    ] == ("privileged")
+@pytest.mark.parametrize(
+    ("namespaces", "message"),
+    [
+        pytest.param(
+            {"mirrors": "ci", "engine": "ci"},
+            "namespaces.mirrors and namespaces.engine are both 'ci'",
+            id="mirrors-with-engine",
+        ),
+        pytest.param(
+            {"engine": "arc-runners"},
+            "namespaces.engine and namespaces.runners are both 'arc-runners'",
+            id="engine-with-runners",
+        ),
+        pytest.param(
+            {"engine": "default"},
+            "namespaces.engine 'default' is shared with other workloads",
+            id="default",
+        ),
+        pytest.param(
+            {"mirrors": "kube-system"},
+            "namespaces.mirrors 'kube-system' is shared",
+            id="kube-system",
+        ),
+    ],
+)
+def test_shared_namespaces_rejected(namespaces: dict[str, str], message: str) -> None:
+    # The mirrors would lose the restricted Pod Security level, or the engine's
+    # NetworkPolicy could no longer tell runners from other pods.
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        parse_settings({"namespaces": namespaces})
 
 
 def test_runners_namespace_not_rendered() -> None:

@@ -299,6 +299,7 @@ def _build_settings(raw: Mapping[str, Any]) -> Settings:
     )
     _check_mirror_addresses(settings)
     _check_pod_ports(settings)
+    _check_namespaces(settings.namespaces)
     return settings
 
 
@@ -455,6 +456,40 @@ def _check_duplicates(upstreams: list[Upstream]) -> None:
             )
         if len(f"mirror-{upstream.slug}") > 63:
             _fail(f"upstream {upstream.registry!r} is too long for a Kubernetes name")
+
+
+# Namespaces that other workloads share: render would label them with a Pod
+# Security level and deploy would apply that label to everything in them.
+_SHARED_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease"}
+)
+
+
+def _check_namespaces(namespaces: Namespaces) -> None:
+    """Reject shared namespaces and namespaces that two roles would share.
+
+    The NetworkPolicies tell the runners, the engine and the mirrors apart by
+    namespace, and each namespace gets its own Pod Security level.
+    """
+    roles = {
+        "namespaces.mirrors": namespaces.mirrors,
+        "namespaces.engine": namespaces.engine,
+        "namespaces.runners": namespaces.runners,
+    }
+    for key, name in roles.items():
+        if name in _SHARED_NAMESPACES:
+            _fail(
+                f"{key} {name!r} is shared with other workloads; use its own "
+                f"namespace, such as {Namespaces().__dict__[key.split('.')[1]]!r}"
+            )
+    seen: dict[str, str] = {}
+    for key, name in roles.items():
+        if name in seen:
+            _fail(
+                f"{seen[name]} and {key} are both {name!r}; give each its own "
+                "namespace, since the NetworkPolicies tell them apart by it"
+            )
+        seen[name] = key
 
 
 def _check_pod_ports(settings: Settings) -> None:
