@@ -38,9 +38,11 @@ async def filled_mirror(upstream_registry: str) -> AsyncIterator[RegistryServer]
         yield mirror
 
 
-async def _status(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+async def _status(
+    args: list[str], capsys: pytest.CaptureFixture[str], expected_code: int = 0
+) -> list[str]:
     code = await anyio.to_thread.run_sync(run, ["status", *SETTINGS, *args])
-    assert code == 0, capsys.readouterr().err
+    assert code == expected_code, capsys.readouterr().err
     return capsys.readouterr().out.splitlines()
 
 
@@ -120,7 +122,9 @@ async def test_status_explains_legacy_config(
     closed = f"http://127.0.0.1:{free_port()}"
 
     lines = await _status(
-        [f"--legacy-config={legacy}", f"--mirror=docker.io={closed}"], capsys
+        [f"--legacy-config={legacy}", f"--mirror=docker.io={closed}"],
+        capsys,
+        expected_code=1,
     )
 
     assert lines[0] == f"{legacy}: 4 problems"
@@ -137,3 +141,91 @@ def test_status_rejects_mirror_without_registry(
     assert code == 2
     assert err.startswith("registry-mirror: error: invalid --mirror")
     assert err.count("\n") == 1
+
+
+@pytest.mark.anyio
+async def test_status_fails_when_mirror_unreachable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    closed = f"http://127.0.0.1:{free_port()}"
+
+    code = await anyio.to_thread.run_sync(
+        run, ["status", *SETTINGS, f"--mirror=docker.io={closed}"]
+    )
+
+    captured = capsys.readouterr()
+    errors = captured.err.splitlines()
+    assert code == 1
+    assert captured.out.startswith(f"mirror for docker.io at {closed}:\n")
+    assert "  repositories: unknown: " in captured.out
+    assert len(errors) == 1
+    assert errors[0].startswith("registry-mirror: error: 1 of 1 mirrors could not")
+    assert "(docker.io)" in errors[0]
+
+
+@pytest.mark.anyio
+async def test_status_reads_only_given_registries(
+    filled_mirror: RegistryServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    settings = [
+        f"--settings={ROOT / 'registry-mirror.toml'}",
+        "--set=upstreams=docker.io,ghcr.io,quay.io",
+    ]
+
+    code = await anyio.to_thread.run_sync(
+        run, ["status", *settings, f"--mirror=docker.io={filled_mirror.base_url}"]
+    )
+
+    lines = capsys.readouterr().out.splitlines()
+    headings = [line for line in lines if line.startswith("mirror for ")]
+    assert code == 0
+    assert headings == [f"mirror for docker.io at {filled_mirror.base_url}:"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        pytest.param(
+            ["--mirror=docker.io=notaurl"],
+            "invalid registry URL 'notaurl'",
+            id="mirror-not-a-url",
+        ),
+        pytest.param(
+            ["--mirror=docker.io=http://127.0.0.1:9", "--gateway=docker.io=notaurl"],
+            "invalid registry URL 'notaurl'",
+            id="gateway-not-a-url",
+        ),
+        pytest.param(
+            ["--mirror=docker.io=http://127.0.0.1:9", "--mirror=gcr.io=http://h:1"],
+            "invalid --mirror registry 'gcr.io'",
+            id="mirror-unknown-registry",
+        ),
+        pytest.param(
+            ["--mirror=docker.io=http://127.0.0.1:9", "--gateway=gcr.io=http://h:1"],
+            "invalid --gateway registry 'gcr.io'",
+            id="gateway-unknown-registry",
+        ),
+    ],
+)
+def test_status_rejects_input_before_any_output(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    fragment: str,
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    legacy = tmp_path / "buildkitd.toml"
+    legacy.write_text(BLOG_CONFIG, encoding="utf-8")
+
+    code = run(["status", *SETTINGS, f"--legacy-config={legacy}", *args])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert fragment in captured.err

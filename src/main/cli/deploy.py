@@ -12,13 +12,15 @@ from main.cli.app import app
 from main.cli.assignments import parse_assignments
 from main.cli.settings_options import SET_OPTION, SETTINGS_OPTION, load_cli_settings
 from main.deploy import DEFAULT_ROLLOUT_TIMEOUT, Kubectl, read_kubeconfig, run_deploy
-from main.errors import UsageError
+from main.errors import RegistryError, UsageError
+from main.reference import normalize_base_url
 from main.render import render_manifests
 from main.settings import GATEWAY_IMAGE_PLACEHOLDER, Settings
-from main.status.collect import collect_status, expected_mirrors
+from main.status.collect import check_registries, collect_status, expected_mirrors
 from main.status.legacy import LEGACY_MOUNT_PATH, explain_legacy_config, format_findings
 from main.status.registry import DEFAULT_PAGE_SIZE
-from main.status.report import format_status
+from main.status.report import format_status, unreadable_summary
+from main.warm.run import parse_mirror_map
 
 
 def _optional_kubeconfig(value: Path | None) -> Path | None:
@@ -124,7 +126,8 @@ def status(
         [],
         help=(
             "Mirror URL for one registry as REGISTRY=URL, such as "
-            "docker.io=http://127.0.0.1:5000; repeatable."
+            "docker.io=http://127.0.0.1:5000; repeatable. Without a kubeconfig, "
+            "only the registries named here or in --gateway are read."
         ),
     ),
     gateway: list[str] = typer.Option(
@@ -151,18 +154,24 @@ def status(
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] = SET_OPTION,
 ) -> None:
-    """Report what the mirrors hold and whether the engine uses them."""
+    """Report what the mirrors hold and whether the engine uses them.
+
+    Exits with 1 after the report when a mirror's contents could not be read.
+    """
     settings = load_cli_settings(settings_file, overrides)
+    urls = parse_mirror_map(mirror)
+    gateway_urls = {
+        registry: normalize_base_url(url)
+        for registry, url in parse_assignments(
+            gateway, option="--gateway", example="docker.io=http://127.0.0.1:5002"
+        ).items()
+    }
+    check_registries(settings, urls, "--mirror")
+    check_registries(settings, gateway_urls, "--gateway")
     if legacy_config is not None:
         _explain_legacy(legacy_config, legacy_mount_path, expected_mirrors(settings))
     path = _optional_kubeconfig(kubeconfig)
     kubectl = Kubectl(path) if path is not None else None
-    urls = parse_assignments(
-        mirror, option="--mirror", example="docker.io=http://127.0.0.1:5000"
-    )
-    gateway_urls = parse_assignments(
-        gateway, option="--gateway", example="docker.io=http://127.0.0.1:5002"
-    )
 
     report = anyio.run(
         lambda: collect_status(
@@ -175,7 +184,10 @@ def status(
     )
 
     for line in format_status(report):
-        print(line)
+        print(line, flush=True)
+    problem = unreadable_summary(report)
+    if problem is not None:
+        raise RegistryError(problem)
 
 
 def _explain_legacy(path: Path, mount_path: str, mirrors: dict[str, str]) -> None:

@@ -6,19 +6,21 @@ the pod, and the engine's `engine.json` is read from its ConfigMap. Without
 one, the mirrors are reached at their URLs. From inside the engine, where a
 Dagger function runs, those are the rendered Service addresses. Counters,
 disk use and the engine config are then unknown, and so are the gateway's
-metrics unless its URL is given.
+metrics unless its URL is given. Without a kubeconfig, a mirror or gateway
+URL given for some registries limits the report to those registries, because
+the Service addresses of the others resolve only inside the cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 
 from main.deploy.kubectl import Kubectl
-from main.errors import RegistryError
+from main.errors import RegistryError, UsageError
 from main.reference import normalize_base_url
 from main.render.engine_objects import ENGINE_NAME
 from main.render.mirrors import STORAGE_ROOT, mirror_name
@@ -34,7 +36,12 @@ from main.status.registry import (
 )
 from main.status.report import MirrorStatus, StatusReport
 
-__all__ = ["collect_status", "expected_mirrors"]
+__all__ = [
+    "check_registries",
+    "collect_status",
+    "expected_mirrors",
+    "upstreams_to_read",
+]
 
 HTTP_TIMEOUT = 15.0
 ENGINE_CONFIG_KEY = "engine.json"
@@ -68,9 +75,14 @@ async def collect_status(
     """
     urls = _checked_urls(mirror_urls)
     gateways = _checked_urls(gateway_urls)
+    check_registries(settings, urls, "--mirror")
+    check_registries(settings, gateways, "--gateway")
+    upstreams = upstreams_to_read(
+        settings, kubeconfig_given=kubectl is not None, named=[*urls, *gateways]
+    )
     mirrors = []
     async with httpx.AsyncClient(trust_env=False, timeout=HTTP_TIMEOUT) as client:
-        for upstream in settings.upstreams:
+        for upstream in upstreams:
             async with _endpoints(
                 settings, upstream, kubectl, urls, gateways
             ) as endpoints:
@@ -85,6 +97,32 @@ async def collect_status(
         kubectl, settings.namespaces.engine, ENGINE_NAME, ENGINE_CONFIG_KEY
     )
     return StatusReport(mirrors, check_engine_config(text, expected_mirrors(settings)))
+
+
+def check_registries(settings: Settings, names: Collection[str], option: str) -> None:
+    """Raise UsageError if `option` names a registry that has no upstream."""
+    known = [upstream.registry for upstream in settings.upstreams]
+    for name in names:
+        if name not in known:
+            msg = (
+                f"invalid {option} registry {name!r}: the settings have no upstream "
+                f"of that name; use one of: {', '.join(known)}"
+            )
+            raise UsageError(msg)
+
+
+def upstreams_to_read(
+    settings: Settings, *, kubeconfig_given: bool, named: Collection[str]
+) -> list[Upstream]:
+    """Return the upstreams whose mirrors the report covers.
+
+    These are all upstreams when a kubeconfig is given or no registry is
+    `named`. Otherwise they are the named ones only, because the default
+    addresses of the others are Service names that resolve inside the cluster.
+    """
+    if kubeconfig_given or not named:
+        return list(settings.upstreams)
+    return [upstream for upstream in settings.upstreams if upstream.registry in named]
 
 
 def _checked_urls(urls: Mapping[str, str] | None) -> dict[str, str]:

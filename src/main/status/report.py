@@ -9,7 +9,7 @@ from main.status.engine import EngineRoute
 from main.status.gateway import GatewayFigures
 from main.status.registry import Listing, ProxyCounters
 
-__all__ = ["MirrorStatus", "StatusReport", "format_status"]
+__all__ = ["MirrorStatus", "StatusReport", "format_status", "unreadable_summary"]
 
 # Repositories and tags named per mirror before the list is cut short.
 SHOWN_REPOSITORIES = 20
@@ -57,6 +57,17 @@ def format_status(report: StatusReport) -> list[str]:
             mark = "ok" if route.uses_mirror else "PROBLEM"
             lines.append(f"  {route.registry}: {mark}: {route.detail}")
     return lines
+
+
+def unreadable_summary(report: StatusReport) -> str | None:
+    """Return one line naming the mirrors whose contents could not be read, or None."""
+    failed = [m.registry for m in report.mirrors if m.repositories.error is not None]
+    if not failed:
+        return None
+    return (
+        f"{len(failed)} of {len(report.mirrors)} mirrors could not be read "
+        f"({', '.join(failed)}); check that they run and that their URLs are right"
+    )
 
 
 def _mirror_lines(mirror: MirrorStatus) -> list[str]:
