@@ -40,6 +40,10 @@ FORWARDED_HEADERS = (
     "ratelimit-remaining",
 )
 _MAX_ERROR_BODY = 64 * 1024
+# Real manifests and indexes stay far below this (Docker Hub's largest
+# official indexes are tens of KiB); a bigger one is an attack on the memory
+# of distribution, which parses manifests whole.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
 def error_body(code: str, message: str, detail: object = None) -> bytes:
@@ -135,10 +139,20 @@ class FlightRunner:
                 flight.complete()
                 await self._record_tag(key, forwarded, expected_size)
                 return
+            if key.kind == "manifest" and (expected_size or 0) > MAX_MANIFEST_BYTES:
+                self._reject_large_manifest(flight, expected_size or 0)
+                return
             flight.start_body(response.status_code, forwarded, expected_size)
             check = BodyCheck(_expected_digest(key, forwarded), expected_size)
             async for chunk in self.upstream.iter_body(response):
                 check.update(chunk)
+                if key.kind == "manifest" and check.size > MAX_MANIFEST_BYTES:
+                    self._log_abort(flight, "manifest over the size limit")
+                    flight.abort(
+                        f"manifest {key.reference} is larger than "
+                        f"{MAX_MANIFEST_BYTES} bytes"
+                    )
+                    return
                 await flight.append(chunk)
         problem = check.problem()
         if problem is not None:
@@ -154,6 +168,16 @@ class FlightRunner:
             return
         flight.complete()
         await self._record_tag(key, forwarded, check.size, check.digest)
+
+    def _reject_large_manifest(self, flight: Flight, size: int) -> None:
+        key = flight.key
+        message = (
+            f"upstream manifest {key.reference} of {key.repository} has "
+            f"{size} bytes, over the gateway's limit of {MAX_MANIFEST_BYTES}"
+        )
+        logger.error("rejected %s", message)
+        body = error_body("MANIFEST_INVALID", message)
+        flight.fail(ErrorAnswer(502, body, {"content-type": "application/json"}))
 
     async def _fail_with_upstream_error(
         self, flight: Flight, response: httpx.Response

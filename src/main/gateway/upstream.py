@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "registry-mirror-gateway"
 _CHUNK_SIZE = 256 * 1024
+# Statuses that mean the whole upstream is unavailable, so the gateway backs
+# off. Another 5xx, such as a 500 for one broken object, fails that object only.
+_UNAVAILABLE = frozenset({502, 503, 504})
 
 
 class UpstreamClient:
@@ -108,8 +111,11 @@ class UpstreamClient:
                 yield chunk
         except httpx.HTTPError as exc:
             url = str(response.request.url)
-            self._health.record_failure(_describe(exc))
-            self._metrics.upstream_up.set(0)
+            # A timeout says the upstream hangs; a body cut short says only
+            # that this object failed, which must not stop every other fetch.
+            if isinstance(exc, httpx.TimeoutException):
+                self._health.record_failure(_describe(exc))
+                self._metrics.upstream_up.set(0)
             msg = f"upstream stopped sending {url}: {_describe(exc)}"
             raise RegistryError(msg, url=url, status=response.status_code) from exc
 
@@ -132,7 +138,7 @@ class UpstreamClient:
         if status == 429:
             reset_at = parse_reset_time(response.headers, time.time())
             self._health.record_rate_limited(reset_at)
-        elif status >= 500:
+        elif status in _UNAVAILABLE:
             self._health.record_failure(f"HTTP {status} from {response.request.url}")
         else:
             self._health.record_success()
