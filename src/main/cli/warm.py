@@ -18,11 +18,19 @@ from main.warm.discover import FoundImage, discover_images, parse_images
 from main.warm.run import WarmOutcome, parse_mirror_map, warm_images
 
 
-def _default_mirrors(settings_file: Path | None) -> dict[str, str]:
+def _mirrors(entries: list[str], settings_file: Path | None) -> dict[str, str]:
+    """Return the --mirror map, else the in-cluster mirrors of the settings.
+
+    A settings file given with --settings is loaded even when --mirror makes
+    it unused, so that a wrong path or a broken file is an error.
+    """
+    explicit = load_settings(settings_file) if settings_file is not None else None
+    if entries:
+        return parse_mirror_map(entries)
     default_file = Path(DEFAULT_SETTINGS_FILE)
-    if settings_file is None and default_file.is_file():
-        settings_file = default_file
-    settings = load_settings(settings_file)
+    settings = explicit or load_settings(
+        default_file if default_file.is_file() else None
+    )
     return {
         upstream.registry: f"http://{settings.mirror_address(upstream)}"
         for upstream in settings.upstreams
@@ -89,7 +97,7 @@ def warm(
     """Pre-pull images through their mirrors so later pulls are warm."""
     console = Console()
     platforms: list[Platform] = [parse_platform(text) for text in platform]
-    mirrors = parse_mirror_map(mirror) if mirror else _default_mirrors(settings_file)
+    mirrors = _mirrors(mirror, settings_file)
     found = _collect(image, discover, console)
 
     async def run() -> list[WarmOutcome]:
