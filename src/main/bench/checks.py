@@ -42,7 +42,7 @@ CHECK_DESCRIPTIONS = {
 
 # How long one pull in a check may take before it counts as hung.
 DEADLINE_SECONDS = 15.0
-_MAX_DETAIL = 200
+_MAX_DETAIL = 1000
 
 
 class CheckContext:
