@@ -46,7 +46,7 @@ _MAX_DETAIL = 1000
 
 
 class CheckContext:
-    """What the checks of one mirror kind share: stack, client, image, platforms."""
+    """Shared state of one mirror kind's checks: stack, client, image, platforms."""
 
     def __init__(
         self,

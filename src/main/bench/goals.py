@@ -81,8 +81,10 @@ class GoalRow:
 
     def cell(self, mirror: str) -> str:
         met = self.met(mirror)
-        mark = "" if met is None else (" ok" if met else " MISSED")
-        return format_ratio(self.figures.get(mirror)) + mark
+        text = format_ratio(self.figures.get(mirror))
+        if met is None:
+            return text
+        return f"{text} ok" if met else f"{text} MISSED"
 
 
 def goal_rows(run: BenchmarkRun) -> list[GoalRow]:

@@ -1,9 +1,9 @@
 """Benchmark a real mirror (such as the in-cluster one) against its real upstream.
 
 A remote mirror cannot be emptied from here, so the scenarios differ from the
-embedded default's: `hub` pulls straight from the upstream, `mirror-first` is
-this run's first pull through the mirror (cold unless the image was pulled
-before), `mirror-warm` and `mirror-warm-concurrent` pull what is then cached.
+embedded default's. `hub` pulls straight from the upstream. `mirror-first` is
+this run's first pull through the mirror, cold unless the image was pulled
+before. `mirror-warm` and `mirror-warm-concurrent` pull what is then cached.
 Upstream figures come from the gateway's Prometheus metrics when a metrics URL
 is given and reachable; otherwise they are reported as zero requests with an
 unknown quota.
@@ -33,7 +33,7 @@ from main.reference import normalize_base_url, parse_reference
 
 logger = logging.getLogger(__name__)
 
-# Where each well-known registry serves its API when it differs from its name.
+# API roots of the well-known registries whose API host differs from their name.
 API_HOSTS = {"docker.io": "https://registry-1.docker.io"}
 
 _SAMPLE = re.compile(
