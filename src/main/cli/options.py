@@ -35,7 +35,7 @@ BANDWIDTH_OPTION = typer.Option(
 RATE_LIMIT_OPTION = typer.Option(
     100,
     min=0,
-    help="Counted pulls the Hub stand-in allows per image before answering 429.",
+    help="Counted pulls the Hub stand-in allows per image before it returns 429.",
 )
 UPSTREAM_PORT_OPTION = typer.Option(
     None, min=1, max=65535, help="Port of the upstream registry (default: free)."

@@ -1,7 +1,7 @@
 """Pre-pull images into the mirrors, so CI jobs that start at once find them warm.
 
 Each image goes to the mirror of its own registry (a distribution instance
-proxies exactly one upstream). A platform whose blobs the mirror already holds
+proxies exactly one upstream). A platform whose blobs the mirror already stores
 costs the upstream nothing: the mirror serves it from its storage. Blobs that
 an earlier image in the same run already warmed are not fetched again.
 """
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class WarmOutcome:
-    """What warming one image did: platforms pulled, bytes, or the error."""
+    """Outcome of warming one image: platforms pulled, bytes, or the error."""
 
     image: str
     mirror: str
