@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import anyio
 import pytest
 
 from main.errors import StackError
@@ -19,6 +21,8 @@ from tests.stack.processes import processes_mentioning
 SOURCES = debian_sources("bookworm")
 MINBASE = RootfsRequest("bookworm", "amd64", "minbase", ("python3",), SOURCES, 1)
 EXTRACT = RootfsRequest("bookworm", "arm64", "extract", ("bash", "dash"), SOURCES, 1)
+# mmdebstrap starts its build within a second; the limit only stops a hang.
+BUILD_START_SECONDS = 60.0
 
 
 def test_debian_sources_cover_updates_and_security() -> None:
@@ -89,6 +93,7 @@ async def test_failed_run_reports_apt_error(tmp_path: Path) -> None:
     assert message.startswith("mmdebstrap (minbase bookworm for amd64) failed")
     assert "no-such-package-xyz" in message
     assert "\n" not in message
+    assert not (tmp_path / "o.tar").exists()
 
 
 @pytest.mark.anyio
@@ -97,3 +102,30 @@ async def test_time_limit_stops_mmdebstrap(tmp_path: Path) -> None:
         await build_rootfs(MINBASE, tmp_path / "o.tar", tmp_path, time_limit=0.5)
 
     assert processes_mentioning(str(tmp_path)) == []
+    assert not (tmp_path / "o.tar").exists()
+
+
+@pytest.mark.anyio
+async def test_cancelled_build_removes_output(tmp_path: Path) -> None:
+    output = tmp_path / "o.tar"
+    building = anyio.Event()
+
+    def watch(line: str) -> None:
+        # mmdebstrap creates the output file before its build process starts
+        # and prints this line.
+        if line.startswith("I: running apt-get update"):
+            building.set()
+
+    build = functools.partial(
+        build_rootfs, MINBASE, output, tmp_path, time_limit=300, on_line=watch
+    )
+    async with anyio.create_task_group() as group:
+        group.start_soon(build)
+        with anyio.fail_after(BUILD_START_SECONDS):
+            await building.wait()
+        created = output.exists()
+        group.cancel_scope.cancel()
+
+    assert created
+    assert processes_mentioning(str(tmp_path)) == []
+    assert not output.exists()

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 
 from main.errors import StackError
 
@@ -52,6 +53,9 @@ DEFAULT_MIRROR = "http://deb.debian.org"
 # download up to three times.
 _APT_OPTIONS = ('Acquire::http::Timeout "60"', 'Acquire::Retries "3"')
 _STOP_GRACE_SECONDS = 20.0
+# Wait up to 10 s for the processes of a killed group to exit.
+_GROUP_EXIT_POLLS = 100
+_GROUP_EXIT_POLL_SECONDS = 0.1
 _ERROR_TAIL_LINES = 5
 _ERROR_LINE_MAX_CHARS = 200
 # One run that finds the unknown packages, one without them, one spare.
@@ -141,10 +145,40 @@ async def build_rootfs(
     that the architecture has: names that apt cannot find there (such as
     amd64's `libquadmath0` on arm64) are left out and the run is repeated.
     mmdebstrap keeps its temporary root under `work_dir`; `time_limit` bounds
-    each run, in seconds.
+    each run, in seconds. On any failure, cancellation included, `output` and
+    the package list are removed, because mmdebstrap creates the output file
+    when it starts and a stopped run leaves it partial.
     """
     check_mmdebstrap()
     package_list = work_dir / f"packages-{request.architecture}.txt"
+    try:
+        built = await _run_attempts(
+            request, output, work_dir, package_list, time_limit, on_line
+        )
+        if not built.installs:
+            return tuple(sorted(built.packages))
+        names = package_list.read_text(encoding="utf-8").split()
+    except BaseException:
+        # _run has stopped mmdebstrap by now, so nothing writes these any more.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_remove_files, output, package_list)
+        raise
+    return tuple(sorted(set(names)))
+
+
+async def _run_attempts(
+    request: RootfsRequest,
+    output: Path,
+    work_dir: Path,
+    package_list: Path,
+    time_limit: float,
+    on_line: Callable[[str], None] | None,
+) -> RootfsRequest:
+    """Run mmdebstrap until it succeeds; return the request that succeeded.
+
+    An extract run that apt fails on unknown package names is repeated
+    without them.
+    """
     env = {
         **os.environ,
         "SOURCE_DATE_EPOCH": str(request.epoch),
@@ -172,11 +206,7 @@ async def build_rootfs(
         request = dataclasses.replace(request, packages=kept)
     else:
         raise _failure(what, returncode, lines)
-
-    if not request.installs:
-        return tuple(sorted(request.packages))
-    names = package_list.read_text(encoding="utf-8").split()
-    return tuple(sorted(set(names)))
+    return request
 
 
 def check_mmdebstrap() -> None:
@@ -230,7 +260,15 @@ async def _run(
     finally:
         with anyio.CancelScope(shield=True):
             await _stop(process)
+            # Closes the output pipe, which would otherwise leak until the
+            # garbage collector finds it and warns.
+            await process.aclose()
     return returncode, lines
+
+
+def _remove_files(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _unknown_packages(lines: Sequence[str]) -> set[str]:
@@ -264,7 +302,13 @@ async def _read_lines(
 
 
 async def _stop(process: anyio.abc.Process) -> None:
-    """Stop the process group: SIGTERM lets mmdebstrap clean up, then SIGKILL."""
+    """Stop the process group: SIGTERM lets mmdebstrap clean up, then SIGKILL.
+
+    NOTE: mmdebstrap 1.3.5 blocks signals around each of its forks, and a
+    SIGTERM that arrives then never reaches the new child, while the parent
+    only logs it and waits. Such a stop takes the whole grace period and
+    ends with SIGKILL.
+    """
     if process.returncode is not None:
         return
     _signal_group(process.pid, signal.SIGTERM)
@@ -274,6 +318,30 @@ async def _stop(process: anyio.abc.Process) -> None:
     logger.warning("mmdebstrap did not stop on SIGTERM; sending SIGKILL")
     _signal_group(process.pid, signal.SIGKILL)
     await process.wait()
+    # The leader's exit is reported first, while the rest of the group may
+    # still be exiting; the caller's delete of the work folder must not race them.
+    for _ in range(_GROUP_EXIT_POLLS):
+        if not await anyio.to_thread.run_sync(_live_group_members, process.pid):
+            return
+        await anyio.sleep(_GROUP_EXIT_POLL_SECONDS)
+    logger.warning(
+        "processes of mmdebstrap were still running %g s after SIGKILL",
+        _GROUP_EXIT_POLLS * _GROUP_EXIT_POLL_SECONDS,
+    )
+
+
+def _live_group_members(group: int) -> list[int]:
+    """Return the ids of processes in process group `group` that are not zombies."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # Fields after the command name: state, parent id, group id.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            members.append(int(stat.parent.name))
+    return members
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:
