@@ -64,8 +64,24 @@ async def test_forget_removes_tag(tmp_path: Path) -> None:
     assert reloaded.get("library/debian", "gone") is None
 
 
-def test_damaged_file_is_ignored(tmp_path: Path) -> None:
-    (tmp_path / FILE_NAME).write_text("{not json")
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("{not json", id="not-json"),
+        pytest.param('{"version": 1, "tags": []}', id="tags-list"),
+        pytest.param('{"version": 1, "tags": {"library/debian": "x"}}', id="tag-str"),
+        pytest.param('{"version": 1, "tags": {"r": {"t": []}}}', id="fields-list"),
+        pytest.param('{"version": 1}', id="no-tags"),
+        pytest.param("[]", id="list"),
+        pytest.param(
+            '{"version": 1, "tags": {"r": {"t": {"digest": "d", "media_type": "m",'
+            ' "size": "big", "seen_at": 1}}}}',
+            id="size-not-number",
+        ),
+    ],
+)
+def test_damaged_file_is_ignored(tmp_path: Path, content: str) -> None:
+    (tmp_path / FILE_NAME).write_text(content)
     store = KnownTagStore(tmp_path, max_entries=10)
 
     store.load()

@@ -72,7 +72,7 @@ class KnownTagStore:
         try:
             document = json.loads(self._path.read_text(encoding="utf-8"))
             entries = _entries_from_document(document)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             logger.warning(
                 "ignoring unreadable known-tags file %s: %s", self._path, exc
             )
