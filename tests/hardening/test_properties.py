@@ -160,7 +160,9 @@ def test_owner_marker_parses_or_is_ignored(text: str) -> None:
     assert record is None or record.pid > 0
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(content=st.binary(max_size=200) | JSON_VALUES.map(json.dumps).map(str.encode))
 def test_repaired_state_is_readable(tmp_path: Path, content: bytes) -> None:
     storage = tmp_path / "storage"
