@@ -21,6 +21,7 @@ from dagger import (
     Doc,
     Ignore,
     Name,
+    ReturnType,
     check,
     dag,
     function,
@@ -216,7 +217,10 @@ class RegistryMirror:
             args.append(f"--legacy-config={LEGACY_CONFIG_PATH}")
         args += [f"--mirror={item}" for item in mirror or []]
         args += [f"--gateway={item}" for item in gateway or []]
-        return await container.with_exec(_cli(args, settings_file, set_)).stdout()
+        # status exits 1 when a mirror cannot be read, after printing what it
+        # found; the report is the answer either way.
+        command = _cli(args, settings_file, set_)
+        return await container.with_exec(command, expect=ReturnType.ANY).stdout()
 
     @_never_cached
     async def benchmark(
