@@ -217,8 +217,8 @@ class RegistryMirror:
             args.append(f"--legacy-config={LEGACY_CONFIG_PATH}")
         args += [f"--mirror={item}" for item in mirror or []]
         args += [f"--gateway={item}" for item in gateway or []]
-        # status exits 1 when a mirror cannot be read, after printing what it
-        # found; the report is the answer either way.
+        # status exits 1 after printing its report when a mirror cannot be
+        # read, and that report is what the caller needs in both cases.
         command = _cli(args, settings_file, set_)
         return await container.with_exec(command, expect=ReturnType.ANY).stdout()
 

@@ -1,6 +1,6 @@
 """An upstream that misbehaves on purpose: huge manifests, broken objects.
 
-A scripted upstream on loopback answers here, because a real registry
+A scripted upstream on loopback responds here, because a real registry
 refuses to store a manifest this large.
 """
 

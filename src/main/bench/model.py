@@ -43,7 +43,7 @@ SCENARIO_DESCRIPTIONS = {
 
 @dataclass(frozen=True)
 class UpstreamUsage:
-    """What a scenario cost at the Docker Hub stand-in."""
+    """Upstream usage of one scenario, counted at the Docker Hub stand-in."""
 
     requests: int
     bytes: int
@@ -55,7 +55,7 @@ class UpstreamUsage:
 class ScenarioResult:
     """Figures of one scenario for one image.
 
-    `wall_seconds` holds one entry per round; the reported time is their median.
+    `wall_seconds` contains one entry per round; the reported time is their median.
     `client_bytes` counts blob and manifest bytes that all clients received.
     """
 

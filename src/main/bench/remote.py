@@ -5,7 +5,7 @@ embedded default's. `hub` pulls straight from the upstream. `mirror-first` is
 this run's first pull through the mirror, cold unless the image was pulled
 before. `mirror-warm` and `mirror-warm-concurrent` pull what is then cached.
 Upstream figures come from the gateway's Prometheus metrics when a metrics URL
-is given and reachable; otherwise they are reported as zero requests with an
+is given and reachable. Otherwise they are reported as zero requests with an
 unknown quota.
 """
 

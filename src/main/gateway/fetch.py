@@ -40,9 +40,9 @@ FORWARDED_HEADERS = (
     "ratelimit-remaining",
 )
 _MAX_ERROR_BODY = 64 * 1024
-# Real manifests and indexes stay far below this (Docker Hub's largest
-# official indexes are tens of KiB); a bigger one is an attack on the memory
-# of distribution, which parses manifests whole.
+# Real manifests and indexes stay far below this limit, since Docker Hub's
+# largest official indexes are tens of KiB (an estimate). A bigger one attacks
+# the memory of distribution, which parses manifests whole.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 

@@ -111,7 +111,7 @@ class UpstreamClient:
                 yield chunk
         except httpx.HTTPError as exc:
             url = str(response.request.url)
-            # A timeout says the upstream hangs; a body cut short says only
+            # A timeout means the upstream hangs. A body cut short means only
             # that this object failed, which must not stop every other fetch.
             if isinstance(exc, httpx.TimeoutException):
                 self._health.record_failure(_describe(exc))

@@ -108,8 +108,8 @@ class RegistryTokenAuth(httpx.Auth):
             msg = "registry credentials need both a user name and a password"
             raise ValueError(msg)
         self._basic = _basic_header(username, password)
-        # Registries redirect blobs to storage hosts that may answer 401 with a
-        # realm of their choice; only these hosts' challenges get the login.
+        # Registries redirect blobs to storage hosts that may respond 401 with a
+        # realm of their choice, so only these hosts' challenges get the login.
         self._credential_hosts = (
             None if credential_hosts is None else frozenset(credential_hosts)
         )

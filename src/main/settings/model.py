@@ -70,7 +70,7 @@ class Namespaces:
 
 @dataclass(frozen=True)
 class Credentials:
-    """Reference to the Secret that holds one upstream's username and password."""
+    """Reference to the Secret that contains one upstream's username and password."""
 
     secret: str
     username_key: str = "username"
